@@ -1,0 +1,51 @@
+"""vampkit: prompt masked acoustic token models of music (VampNet) with pluggable masks.
+
+Everything in ``__all__`` is the public API that plugins and notebooks may rely on.
+"""
+
+from __future__ import annotations
+
+from .context import MaskContext
+from .errors import (
+    AnalysisError,
+    AudioError,
+    CheckpointError,
+    CodecError,
+    ParameterError,
+    PluginError,
+    RecipeError,
+    UnknownNameError,
+    VampkitError,
+    WeightsUnavailableError,
+)
+from .hookspecs import hookimpl
+from .mask import Mask
+from .masks import MaskGenerator, build_mask_generator
+from .params import param
+from .prompt import Prompt
+from .units import frames_to_seconds, seconds_to_frames
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AnalysisError",
+    "AudioError",
+    "CheckpointError",
+    "CodecError",
+    "Mask",
+    "MaskContext",
+    "MaskGenerator",
+    "ParameterError",
+    "PluginError",
+    "Prompt",
+    "RecipeError",
+    "UnknownNameError",
+    "VampkitError",
+    "WeightsUnavailableError",
+    "__version__",
+    "build_mask_generator",
+    "frames_to_seconds",
+    "hookimpl",
+    "param",
+    "seconds_to_frames",
+]

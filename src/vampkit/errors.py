@@ -1,0 +1,54 @@
+"""The exceptions vampkit raises on purpose: one small hierarchy, so callers catch one base."""
+
+from __future__ import annotations
+
+
+class VampkitError(Exception):
+    """Base class of every error vampkit raises deliberately (the CLI exits non-zero on it)."""
+
+
+class ParameterError(VampkitError, ValueError):
+    """A generator, stage or sampler got a parameter value it cannot use.
+
+    ``path`` is the key path of the offending value inside a spec (e.g. ``("all-of", 1,
+    "period")``) when it is known, so a recipe error can point at its line.
+    """
+
+    def __init__(self, message: str, *, path: tuple = ()) -> None:
+        super().__init__(message)
+        self.path = tuple(path)
+
+
+class UnknownNameError(VampkitError, KeyError):
+    """A name (mask, stage, codec, model, tracker) that no loaded plugin registers."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we want it plain
+        return str(self.args[0]) if self.args else ""
+
+
+class PluginError(VampkitError):
+    """A plugin failed to load or registered something invalid or conflicting."""
+
+
+class RecipeError(VampkitError):
+    """A recipe file is malformed or does not validate."""
+
+
+class CheckpointError(VampkitError):
+    """A checkpoint file is unsafe, truncated or does not fit the model it is loaded into."""
+
+
+class WeightsUnavailableError(VampkitError):
+    """Weights are neither cached nor reachable (offline, missing file, bad checksum)."""
+
+
+class AudioError(VampkitError):
+    """An audio file is missing, unreadable, empty, silent or unusable."""
+
+
+class CodecError(VampkitError):
+    """A codec was asked for something it cannot do."""
+
+
+class AnalysisError(VampkitError):
+    """An analysis (beats, onsets) could not be computed."""
