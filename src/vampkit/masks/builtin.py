@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from ..hookspecs import hookimpl
+from .beat import Beat, Onset
 from .codebooks import Codebooks
 from .combinators import AllOf, AnyOf, Not
 from .periodic import Periodic
 from .random import Dropout, RandomMask
 from .time import Inpaint, Prefix, Region, Suffix
 
-BUILTIN_MASKS = (Periodic, Prefix, Suffix, Inpaint, Region, Codebooks, RandomMask, Dropout, AllOf, AnyOf, Not)
+BUILTIN_MASKS = (Periodic, Prefix, Suffix, Inpaint, Region, Codebooks, RandomMask, Dropout, AllOf, AnyOf, Not,
+                 Beat, Onset)
 
 
 @hookimpl
