@@ -1,0 +1,130 @@
+"""The models a pipeline drives, behind one small interface: encode, vamp, decode.
+
+``VampNetEngine`` wires the codec, the coarse and coarse-to-fine models and the sampler.
+Anything with the same methods (``Engine``) can be passed to ``run_recipe(engine=...)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import attrs
+import torch
+
+from ..prompt import Prompt
+from ..recipes.schema import SamplingSpec, WeightsSpec
+
+
+@attrs.frozen
+class Geometry:
+    """The token grid of a codec: what a mask can be built for without loading a model."""
+
+    sample_rate: int
+    hop_length: int
+    n_codebooks: int
+    codebook_size: int
+
+    @property
+    def frame_rate(self) -> float:
+        return self.sample_rate / self.hop_length
+
+    def n_frames(self, n_samples: int) -> int:
+        """Frames the codec makes of ``n_samples`` at its own rate (right-padded to the hop)."""
+        return max(1, math.ceil(n_samples / self.hop_length))
+
+
+#: Grids of the weights presets, for dry runs and previews (no download needed).
+PRESET_GEOMETRY = {"vampnet": Geometry(44100, 768, 14, 1024)}
+
+
+class Engine(Protocol):
+    """What the pipeline needs from the models."""
+
+    geometry: Geometry
+    checkpoints: dict[str, str]
+
+    def encode(self, audio: torch.Tensor, sample_rate: int) -> torch.Tensor: ...
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor: ...
+
+    def vamp(self, prompt: Prompt, *, coarse: SamplingSpec, c2f: SamplingSpec,
+             generator: torch.Generator, progress: Callable[[int], None] | None = None) -> torch.Tensor: ...
+
+
+def resolve_weights(spec: WeightsSpec) -> Any:
+    """Checkpoint paths of a preset (downloaded/cached) or explicit paths; offline errors clear."""
+    from ..weights import resolve_weights as resolve
+
+    return resolve(spec.preset if spec.preset is not None else spec.paths)
+
+
+def sha256_file(path: str | os.PathLike, _cache: dict[tuple, str] = {}) -> str:  # noqa: B006
+    """sha256 of a file, cached per (path, size, mtime) for the life of the process."""
+    stat = os.stat(path)
+    key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _cache:
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        _cache[key] = digest.hexdigest()
+    return _cache[key]
+
+
+def geometry_of(codec: Any) -> Geometry:
+    return Geometry(int(codec.sample_rate), int(codec.hop_length), int(codec.n_codebooks), int(codec.codebook_size))
+
+
+def geometry_for(spec: WeightsSpec, device: str = "cpu") -> Geometry:
+    """The grid of a weights choice without a token model: a preset's table, or the codec file."""
+    if spec.preset is not None:
+        if spec.preset in PRESET_GEOMETRY:
+            return PRESET_GEOMETRY[spec.preset]
+        from ..errors import RecipeError
+
+        raise RecipeError(f"weights preset '{spec.preset}' has no known grid for a dry run "
+                          f"(known: {', '.join(PRESET_GEOMETRY)}); give explicit paths")
+    from ..codecs import load_codec
+
+    return geometry_of(load_codec(spec.codec, device=device))
+
+
+class VampNetEngine:
+    """Codec + coarse + coarse-to-fine VampNet models, with the vampkit sampler."""
+
+    def __init__(self, weights: Any, device: str = "auto") -> None:
+        from ..codecs import load_codec
+        from ..device import resolve_device
+        from ..models import VampNet
+
+        self.device = resolve_device(device)
+        self.codec = load_codec(str(weights.codec), device=self.device)
+        tables = self.codec.codebook_tables()
+        self.coarse = VampNet.load(str(weights.coarse), tables, self.device)
+        self.c2f = VampNet.load(str(weights.c2f), tables, self.device)
+        self.geometry = geometry_of(self.codec)
+        self.checkpoints = {"coarse": str(weights.coarse), "c2f": str(weights.c2f), "codec": str(weights.codec)}
+
+    def encode(self, audio: torch.Tensor, sample_rate: int) -> torch.Tensor:
+        from ..audio import encode as encode_audio
+
+        return encode_audio(self.codec, audio, sample_rate)
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        from ..audio import decode as decode_audio
+
+        return decode_audio(self.codec, codes)
+
+    def vamp(self, prompt: Prompt, *, coarse: SamplingSpec, c2f: SamplingSpec,
+             generator: torch.Generator, progress: Callable[[int], None] | None = None) -> torch.Tensor:
+        from ..sampling import SamplingSettings, vamp
+
+        return vamp(self.coarse, self.c2f, prompt.with_codes(prompt.codes.to(self.device)),
+                    coarse=SamplingSettings(**attrs.asdict(coarse)),
+                    c2f=SamplingSettings(**attrs.asdict(c2f)),
+                    generator=generator, progress=progress)

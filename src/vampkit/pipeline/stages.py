@@ -1,0 +1,207 @@
+"""The basic stages: load, encode, mask, vamp, decode, write.
+
+A stage is a frozen attrs class with a ``name``, its parameters as ``param()`` fields, and
+``__call__(states, env) -> states``: it sees every state of one input at once, so it can fan
+out (variations, sweep points) or join (loops).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+import torch
+
+from ..context import MaskContext
+from ..errors import ParameterError, RecipeError
+from ..masks.validators import non_negative
+from ..params import param
+from ..prompt import Prompt
+from .io import read_audio, resample, write_audio
+from .state import Env, State
+
+DRY_RUN_SKIPS = "skipped in a dry run"
+
+
+def output_name(template: str, state: State) -> str:
+    """The output file name of a state; a sweep point is added when the template lacks it."""
+    variation = state.variation if isinstance(state.variation, str) else str(state.variation)
+    fields = {"stem": state.stem, "recipe": state.recipe.name, "seed": state.seed,
+              "variation": variation, "point": state.point, "ext": "wav"}
+    name = template.format(**fields)
+    if state.point and "{point}" not in template:
+        base, dot, ext = name.rpartition(".")
+        name = f"{base}.{state.point}.{ext}" if dot else f"{name}.{state.point}"
+    return name
+
+
+def analyses_for(audio: torch.Tensor, sample_rate: int, options: dict) -> dict:
+    """Lazy analyses (beats, onsets) of the input for mask generators (recipe key ``analysis``)."""
+    from ..analysis import analyses_for as provider
+
+    return dict(provider(audio, sample_rate, **options))
+
+
+def mask_context(state: State, env: Env, n_frames: int) -> MaskContext:
+    """The grid of a state for its mask generators, with lazy audio and analyses."""
+    geometry = env.geometry
+    audio = state.audio
+    analyses = {}
+    if audio is not None:
+        analyses = analyses_for(audio, geometry.sample_rate, dict(state.recipe.analysis))
+    return MaskContext(n_codebooks=geometry.n_codebooks, n_frames=n_frames,
+                       sample_rate=geometry.sample_rate, hop_length=geometry.hop_length,
+                       seed=state.variation_seed, audio_loader=(lambda: audio) if audio is not None else None,
+                       analyses=analyses)
+
+
+@attrs.frozen
+class Load:
+    """Read the input audio (optionally an excerpt) and resample it to the codec's rate."""
+
+    name = "load"
+
+    start: float = param(0.0, doc="seconds skipped at the start", validator=non_negative)
+    duration: float | None = param(None, doc="seconds kept (null: to the end)")
+
+    def __call__(self, states: list[State], env: Env) -> list[State]:
+        if self.duration is not None and self.duration <= 0:
+            raise ParameterError(f"load: duration must be > 0, got {self.duration}")
+        audio, sample_rate = read_audio(states[0].input)
+        first = int(round(self.start * sample_rate))
+        last = audio.shape[-1] if self.duration is None else first + int(round(self.duration * sample_rate))
+        audio = audio[:, first:last]
+        if audio.shape[-1] == 0:
+            from ..errors import AudioError
+
+            raise AudioError(f"{states[0].input}: nothing left after skipping {self.start} s")
+        target = env.geometry.sample_rate
+        audio = resample(audio, sample_rate, target).mean(dim=0, keepdim=True)
+        return [s.evolve(audio=audio, sample_rate=target) for s in states]
+
+
+@attrs.frozen
+class Encode:
+    """Turn the audio into codec tokens (in a dry run: only count the frames)."""
+
+    name = "encode"
+
+    def __call__(self, states: list[State], env: Env) -> list[State]:
+        state = states[0]
+        if state.audio is None:
+            raise RecipeError("encode: no audio to encode (put `load` before `encode`)")
+        if env.dry_run:
+            n_frames = env.geometry.n_frames(state.audio.shape[-1])
+            return [s.evolve(n_frames=n_frames) for s in states]
+        codes = env.engine.encode(state.audio, state.sample_rate)
+        if codes.dim() == 2:
+            codes = codes.unsqueeze(0)
+        return [s.evolve(codes=codes, n_frames=codes.shape[-1]) for s in states]
+
+
+def require_frames(state: State, stage: str) -> int:
+    if state.n_frames is None:
+        raise RecipeError(f"{stage}: no token grid yet (put `encode` before `{stage}`)")
+    return state.n_frames
+
+
+@attrs.frozen
+class MaskStage:
+    """Build the recipe's mask over each state's grid (its own seed per variation)."""
+
+    name = "mask"
+    needs_mask = True
+
+    def __call__(self, states: list[State], env: Env) -> list[State]:
+        out = []
+        for state in states:
+            n_frames = require_frames(state, "mask")
+            mask = state.recipe.mask(mask_context(state, env, n_frames))
+            out.append(state.evolve(mask=mask).with_info(**prompt_measures(mask, env)))
+        return out
+
+
+def prompt_measures(mask, env: Env) -> dict:  # noqa: ANN001
+    geometry = env.geometry
+    return {"kept_fraction": mask.kept_fraction(),
+            "bitrate": mask.bitrate(geometry.frame_rate, geometry.codebook_size)}
+
+
+def run_model(state: State, env: Env, codes: torch.Tensor, mask, label: str) -> torch.Tensor:  # noqa: ANN001
+    """One call of the engine's vamp on a grid: prompt tokens kept where ``mask`` is False."""
+    geometry = env.geometry
+    prompt = Prompt(codes=codes, mask=mask, frame_rate=geometry.frame_rate, codebook_size=geometry.codebook_size)
+    recipe = state.recipe
+    progress = env.progress(label, recipe.sampling.steps + recipe.c2f.steps)
+    with env.timed("vamp"):
+        out = env.engine.vamp(prompt, coarse=recipe.sampling, c2f=recipe.c2f,
+                              generator=state.generator(), progress=progress)
+    return out if out.dim() == 3 else out.unsqueeze(0)
+
+
+@attrs.frozen
+class Vamp:
+    """Generate the masked tokens: coarse model, then coarse-to-fine."""
+
+    name = "vamp"
+
+    def __call__(self, states: list[State], env: Env) -> list[State]:
+        if env.dry_run:
+            return states
+        out = []
+        for state in states:
+            if state.codes is None or state.mask is None:
+                raise RecipeError("vamp: needs tokens and a mask (put `encode` and `mask` before `vamp`)")
+            label = f"{state.stem} v{state.variation}{' ' + state.point if state.point else ''}"
+            out.append(state.evolve(out_codes=run_model(state, env, state.codes, state.mask, label)))
+        return out
+
+
+@attrs.frozen
+class Decode:
+    """Turn the generated tokens back into audio (trimmed to the input's length)."""
+
+    name = "decode"
+
+    def __call__(self, states: list[State], env: Env) -> list[State]:
+        if env.dry_run:
+            return states
+        out = []
+        for state in states:
+            if state.out_codes is None:
+                raise RecipeError("decode: nothing generated yet (put `vamp` before `decode`)")
+            with env.timed("decode"):
+                audio = env.engine.decode(state.out_codes)
+            audio = audio[0] if audio.dim() == 3 else audio
+            if state.audio is not None and state.codes is not None and state.out_codes.shape[-1] == state.codes.shape[-1]:
+                audio = audio[..., : state.audio.shape[-1]]
+            out.append(state.evolve(out_audio=audio, out_sample_rate=env.geometry.sample_rate))
+        return out
+
+
+@attrs.frozen
+class Write:
+    """Write each output through the name template, atomically (no partial files)."""
+
+    name = "write"
+
+    def __call__(self, states: list[State], env: Env) -> list[State]:
+        names: dict[str, State] = {}
+        for state in states:
+            name = output_name(state.recipe.output.template, state)
+            if name in names:
+                raise RecipeError(
+                    f"output.template '{state.recipe.output.template}' gives the same name '{name}' to two "
+                    f"outputs; add {{variation}} or {{point}} to it")
+            names[name] = state
+        if env.dry_run:
+            return [s.with_info(output=str(env.out_dir / n)) for n, s in names.items()]
+        out = []
+        for name, state in names.items():
+            if state.out_audio is None:
+                raise RecipeError("write: no audio to write (put `decode` before `write`)")
+            with env.timed("write"):
+                path = write_audio(Path(env.out_dir) / name, state.out_audio, state.out_sample_rate or env.geometry.sample_rate)
+            env.written.append(path)
+            out.append(state.evolve(outputs=state.outputs + (path,)))
+        return out

@@ -1,0 +1,117 @@
+"""Typed, frozen values a recipe file validates into before any audio is touched."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from ..params import param
+
+Path = tuple[Any, ...]
+
+DEFAULT_TEMPLATE = "{stem}.{recipe}.{seed}.{variation}.wav"
+DEFAULT_PIPELINE = ("load", "encode", "mask", "vamp", "decode", "write")
+TEMPLATE_FIELDS = ("stem", "recipe", "seed", "variation", "point", "ext")
+
+
+def _positive(_instance: object, attribute: attrs.Attribute, value: Any) -> None:
+    if value is not None and value <= 0:
+        raise ValueError(f"must be > 0, got {value}")
+
+
+def _non_negative(_instance: object, attribute: attrs.Attribute, value: Any) -> None:
+    if value is not None and value < 0:
+        raise ValueError(f"must be >= 0, got {value}")
+
+
+def _top_p(_instance: object, attribute: attrs.Attribute, value: Any) -> None:
+    if value is not None and not 0.0 < value <= 1.0:
+        raise ValueError(f"must be in (0, 1], got {value}")
+
+
+@attrs.frozen
+class SamplingSpec:
+    """Sampler settings of one stage (coarse or coarse-to-fine), upstream names and defaults."""
+
+    name = "sampling"
+
+    steps: int = param(12, doc="sampling passes (upstream main: 12; the paper's demo: 36)", validator=_positive)
+    temperature: float = param(1.0, doc="sampling temperature", validator=_non_negative)
+    mask_temperature: float = param(10.5, doc="Gumbel noise scale of re-masking", validator=_non_negative)
+    sample_cutoff: float = param(1.0, doc="steps past this fraction take the argmax")
+    top_p: float | None = param(None, doc="nucleus filtering (null: off)", validator=_top_p)
+    typical_filtering: bool = param(False, doc="typical filtering (upstream: no effect)")
+
+
+def default_c2f() -> SamplingSpec:
+    """Upstream ``main`` runs coarse-to-fine with 2 steps and default settings."""
+    return SamplingSpec(steps=2)
+
+
+@attrs.frozen
+class WeightsSpec:
+    """A weights preset name (``vampnet``) or explicit checkpoint paths."""
+
+    preset: str | None = "vampnet"
+    coarse: str | None = None
+    c2f: str | None = None
+    codec: str | None = None
+
+    @property
+    def paths(self) -> dict[str, str] | None:
+        if self.preset is not None:
+            return None
+        return {"coarse": self.coarse, "c2f": self.c2f, "codec": self.codec}  # type: ignore[dict-item]
+
+    def describe(self) -> str | dict[str, str]:
+        return self.preset if self.preset is not None else dict(self.paths or {})
+
+
+@attrs.frozen
+class OutputSpec:
+    """Where outputs go and how they are named."""
+
+    name = "output"
+
+    template: str = param(DEFAULT_TEMPLATE, doc="output file name template")
+    dir: str | None = param(None, doc="output folder (the command line's --out wins)")
+
+
+@attrs.frozen(eq=False)
+class StageSpec:
+    """One pipeline step: its registered name, parameters and the built stage object."""
+
+    name: str
+    params: Mapping[str, Any]
+    stage: Any
+    path: Path
+
+
+@attrs.frozen(eq=False)
+class Recipe:
+    """A validated recipe. ``data`` is the plain data it was built from (overrides applied)."""
+
+    name: str
+    description: str
+    weights: WeightsSpec
+    inputs: tuple[str, ...]
+    output: OutputSpec
+    seed: int
+    variations: int
+    device: str
+    mask: Any  # a vampkit.MaskGenerator
+    sampling: SamplingSpec
+    c2f: SamplingSpec
+    analysis: Mapping[str, Any]
+    pipeline: tuple[StageSpec, ...]
+    data: Mapping[str, Any] = attrs.field(repr=False)
+    source: Any = attrs.field(repr=False)  # loader.SourceMap
+
+    @property
+    def path(self) -> str:
+        return self.source.file
+
+    def stage_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.pipeline)
