@@ -30,6 +30,7 @@ LOAD_PLUGINS_ENV = "VAMPKIT_LOAD_PLUGINS"
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "vampkit.masks.builtin",
     "vampkit.beats.builtin",
+    "vampkit.codecs.builtin",
     "vampkit.pipeline.builtin",
 )
 

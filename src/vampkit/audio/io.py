@@ -1,0 +1,133 @@
+"""Reading and writing audio files with soundfile: checked on the way in, atomic on the way out."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import attrs
+import numpy as np
+import soundfile
+import torch
+
+from ..errors import AudioError
+from .resample import check_sample_rate
+
+
+@attrs.frozen
+class Audio:
+    """Audio in memory: ``samples [channels, n]`` float32 at ``sample_rate``; ``path`` if read from a file."""
+
+    samples: torch.Tensor
+    sample_rate: int
+    path: Path | None = None
+
+    @property
+    def channels(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def length(self) -> int:
+        return int(self.samples.shape[-1])
+
+    @property
+    def duration(self) -> float:
+        return self.length / self.sample_rate
+
+    @property
+    def label(self) -> str:
+        """How errors name this audio: its file, or "audio" for an in-memory signal."""
+        return f"'{self.path}'" if self.path is not None else "audio"
+
+
+def load_audio(path: str | Path) -> Audio:
+    """Read a WAV/FLAC/OGG (MP3 where libsndfile reads it) file as float32 ``[channels, n]``."""
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(f"audio file '{path}' does not exist")
+    if not path.is_file():
+        raise AudioError(f"audio file '{path}' is not a regular file")
+    if path.stat().st_size == 0:
+        raise AudioError(f"audio file '{path}' is empty (0 bytes)")
+    try:
+        info = soundfile.info(str(path))
+    except (soundfile.LibsndfileError, RuntimeError, TypeError) as exc:
+        raise AudioError(f"audio file '{path}' is not in a format vampkit reads, or is corrupt: {exc}") from exc
+    sample_rate = check_sample_rate(info.samplerate, f"audio file '{path}'")
+    try:
+        data, _ = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, ValueError) as exc:
+        raise AudioError(f"audio file '{path}' could not be decoded (corrupt or truncated?): {exc}") from exc
+    if data.shape[0] == 0:
+        raise AudioError(f"audio file '{path}' contains no samples")
+    if info.frames > 0 and data.shape[0] < info.frames:
+        raise AudioError(
+            f"audio file '{path}' is truncated: its header announces {info.frames} frames, "
+            f"only {data.shape[0]} could be read"
+        )
+    if not np.isfinite(data).all():
+        raise AudioError(f"audio file '{path}' contains NaN or infinite samples")
+    samples = torch.from_numpy(np.ascontiguousarray(data.T))
+    return Audio(samples, sample_rate, path)
+
+
+def _format_for(path: Path) -> str:
+    ext = path.suffix.lower().lstrip(".")
+    formats = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "oga": "OGG", "mp3": "MP3", "aiff": "AIFF", "aif": "AIFF"}
+    if ext not in formats or formats[ext] not in soundfile.available_formats():
+        raise AudioError(f"cannot write '{path}': unsupported output format '.{ext}' (use .wav, .flac or .ogg)")
+    return formats[ext]
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    with contextlib.suppress(OSError):
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
+def save_audio(
+    path: str | Path,
+    samples: torch.Tensor,
+    sample_rate: int,
+    *,
+    protect: Iterable[str | Path] = (),
+    subtype: str | None = None,
+) -> Path:
+    """Write ``samples [channels, n]`` (or ``[n]``) atomically (temp file + rename in the same
+    folder); never over a path in ``protect`` (the inputs). PCM output is clipped to [-1, 1]."""
+    path = Path(path)
+    for guarded in protect:
+        if _same_file(path, Path(guarded)):
+            raise AudioError(f"refusing to write '{path}': it is an input file ('{guarded}')")
+    fmt = _format_for(path)
+    rate = check_sample_rate(sample_rate, f"output '{path}'")
+    if not isinstance(samples, torch.Tensor) or samples.ndim not in (1, 2) or samples.shape[-1] == 0:
+        shape = list(samples.shape) if isinstance(samples, torch.Tensor) else type(samples).__name__
+        raise AudioError(f"cannot write '{path}': samples must be [channels, n] with n >= 1, got {shape}")
+    data = samples.detach().to("cpu", torch.float32)
+    data = data[None] if data.ndim == 1 else data
+    if not bool(torch.isfinite(data).all()):
+        raise AudioError(f"cannot write '{path}': samples contain NaN or infinite values")
+    subtype = subtype or soundfile.default_subtype(fmt)
+    if subtype is None or not subtype.startswith(("FLOAT", "DOUBLE")):
+        data = data.clamp(-1.0, 1.0)
+    if not path.parent.is_dir():
+        raise AudioError(f"cannot write '{path}': folder '{path.parent}' does not exist")
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f"{path.suffix}.part")
+    os.close(handle)
+    try:
+        soundfile.write(temp, data.T.numpy(), rate, format=fmt, subtype=subtype)
+        os.replace(temp, path)
+    except (soundfile.LibsndfileError, RuntimeError, ValueError, OSError) as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise AudioError(f"cannot write '{path}': {exc}") from exc
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    return path
