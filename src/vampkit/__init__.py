@@ -24,10 +24,22 @@ from .masks import MaskGenerator, build_mask_generator
 from .params import param
 from .prompt import Prompt
 from .units import frames_to_seconds, seconds_to_frames
+from .device import resolve_device
+from .models import TokenModel, VampNet
+from .sampling import SamplingSettings, coarse_to_fine, sample, vamp
+from .weights import resolve_weights
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "vamp",
+    "sample",
+    "resolve_weights",
+    "resolve_device",
+    "coarse_to_fine",
+    "VampNet",
+    "TokenModel",
+    "SamplingSettings",
     "AnalysisError",
     "AudioError",
     "CheckpointError",

@@ -29,6 +29,7 @@ LOAD_PLUGINS_ENV = "VAMPKIT_LOAD_PLUGINS"
 #: Modules of vampkit itself that implement hooks. They take the same path as outside plugins.
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "vampkit.masks.builtin",
+    "vampkit.models.builtin",
     "vampkit.beats.builtin",
     "vampkit.codecs.builtin",
     "vampkit.pipeline.builtin",

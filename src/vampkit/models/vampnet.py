@@ -1,0 +1,218 @@
+"""``VampNet``: our implementation of upstream VampNet's token transformer (coarse and c2f)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import CheckpointError, ParameterError
+from ..mask import Mask
+from .base import masked_codes
+from .checkpoint import read_checkpoint, write_checkpoint
+from .layers import CodebookEmbedding, TransformerStack, WNConv1x1
+
+#: frames per model call in upstream's interface: 10 s coarse, 3 s c2f at 44100 Hz / 768 hop
+COARSE_CONTEXT_FRAMES = 575
+C2F_CONTEXT_FRAMES = 173
+
+#: the constructor kwargs upstream ``main`` records in ``metadata["kwargs"]``, with its defaults
+UPSTREAM_KWARGS: dict[str, Any] = {
+    "n_heads": 20,
+    "n_layers": 16,
+    "r_cond_dim": 0,
+    "n_codebooks": 9,
+    "n_conditioning_codebooks": 0,
+    "latent_dim": 8,
+    "embedding_dim": 1280,
+    "vocab_size": 1024,
+    "flash_attn": True,
+    "noise_mode": "mask",
+    "dropout": 0.1,
+    "ctrl_dims": None,
+    "cfg_dropout_prob": 0.2,
+    "cond_dim": 0,
+}
+_SHAPE_KWARGS = ("n_heads", "n_layers", "n_codebooks", "n_conditioning_codebooks", "latent_dim",
+                 "embedding_dim", "vocab_size")
+
+
+class VampNet(nn.Module):
+    """Bidirectional masked token transformer with upstream VampNet's parameters and maths.
+
+    The codec's codebook tables (``[n_codebooks, vocab, latent_dim]``) are an input, not part
+    of the checkpoint, exactly as upstream: pass them to ``load``/``from_kwargs`` or
+    ``set_codebook_tables``.
+    """
+
+    name = "vampnet"
+
+    def __init__(self, *, n_heads: int = 20, n_layers: int = 16, n_codebooks: int = 9,
+                 n_conditioning_codebooks: int = 0, latent_dim: int = 8, embedding_dim: int = 1280,
+                 vocab_size: int = 1024, context_frames: int | None = None,
+                 extra_kwargs: Mapping[str, Any] | None = None) -> None:
+        super().__init__()
+        for key, value in (("n_heads", n_heads), ("n_layers", n_layers), ("n_codebooks", n_codebooks),
+                           ("latent_dim", latent_dim), ("embedding_dim", embedding_dim),
+                           ("vocab_size", vocab_size)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ParameterError(f"VampNet: {key} must be a positive integer, got {value!r}")
+        if not 0 <= n_conditioning_codebooks < n_codebooks:
+            raise ParameterError(
+                f"VampNet: n_conditioning_codebooks must lie in [0, n_codebooks={n_codebooks}), "
+                f"got {n_conditioning_codebooks!r}"
+            )
+        if embedding_dim % n_heads:
+            raise ParameterError(f"VampNet: embedding_dim {embedding_dim} is not divisible by n_heads {n_heads}")
+        self.n_heads = n_heads
+        self.n_layers = n_layers
+        self.n_codebooks = n_codebooks
+        self.n_conditioning_codebooks = n_conditioning_codebooks
+        self.n_predict_codebooks = n_codebooks - n_conditioning_codebooks
+        self.latent_dim = latent_dim
+        self.embedding_dim = embedding_dim
+        self.vocab_size = vocab_size
+        self.mask_token = vocab_size
+        if context_frames is None:
+            context_frames = COARSE_CONTEXT_FRAMES if n_conditioning_codebooks == 0 else C2F_CONTEXT_FRAMES
+        if context_frames < 1:
+            raise ParameterError(f"VampNet: context_frames must be >= 1, got {context_frames}")
+        self.context_frames = int(context_frames)
+        self.extra_kwargs = dict(extra_kwargs or {})
+
+        self.embedding = CodebookEmbedding(n_codebooks, latent_dim, embedding_dim)
+        self.transformer = TransformerStack(embedding_dim, n_heads, n_layers)
+        self.classifier = nn.Module()
+        self.classifier.layers = nn.ModuleList([WNConv1x1(embedding_dim, vocab_size * self.n_predict_codebooks)])
+        self.register_buffer("codebook_tables", torch.empty(0), persistent=False)
+
+    # -- construction ---------------------------------------------------------------------
+    @classmethod
+    def from_kwargs(cls, kwargs: Mapping[str, Any], codebook_tables: torch.Tensor | None = None, *,
+                    context_frames: int | None = None, source: str = "kwargs") -> "VampNet":
+        """Build (randomly initialised) from upstream constructor kwargs, as found in a checkpoint."""
+        kwargs = dict(kwargs)
+        if kwargs.get("r_cond_dim", 0) not in (0, None):
+            raise CheckpointError(f"{source}: r_cond_dim={kwargs['r_cond_dim']!r} is not supported (must be 0)")
+        if kwargs.get("noise_mode", "mask") != "mask":
+            raise CheckpointError(f"{source}: noise_mode={kwargs['noise_mode']!r} is not supported (must be 'mask')")
+        if kwargs.get("ctrl_dims") not in (None, {}):
+            raise CheckpointError(f"{source}: models with control inputs (ctrl_dims) are not supported")
+        args = {}
+        for key in _SHAPE_KWARGS:
+            value = kwargs.get(key, UPSTREAM_KWARGS[key])
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise CheckpointError(f"{source}: kwarg '{key}' must be an integer, got {value!r}")
+            args[key] = value
+        extra = {k: v for k, v in kwargs.items() if k not in _SHAPE_KWARGS}
+        try:
+            model = cls(**args, context_frames=context_frames, extra_kwargs=extra)
+        except ParameterError as exc:
+            raise CheckpointError(f"{source}: {exc}") from exc
+        if codebook_tables is not None:
+            model.set_codebook_tables(codebook_tables)
+        return model
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, codebook_tables: torch.Tensor | None = None,
+             device: str | torch.device = "cpu", *, context_frames: int | None = None) -> "VampNet":
+        """Load an upstream checkpoint (``{"state_dict", "metadata": {"kwargs"}}``) safely.
+
+        ``torch.load(weights_only=True)``: a file that would run code is refused. Every key and
+        shape is checked. LoRA factors are merged once (``W + B A / 8``), as upstream's loader does.
+        """
+        from ..device import resolve_device
+
+        kwargs, state = read_checkpoint(path)
+        model = cls.from_kwargs(kwargs, codebook_tables, context_frames=context_frames, source=str(path))
+        model.load_upstream_state_dict(state, source=str(path))
+        return model.to(resolve_device(device)).eval()
+
+    def load_upstream_state_dict(self, state: Mapping[str, torch.Tensor], *, source: str = "state_dict") -> None:
+        """Strict load with errors naming the file and the keys that do not fit."""
+        expected = self.state_dict()
+        missing = [k for k in expected if k not in state]
+        unexpected = [k for k in state if k not in expected]
+        wrong = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
+                 for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
+        problems = []
+        if missing:
+            problems.append(f"missing keys {_few(missing)}")
+        if unexpected:
+            problems.append(f"unexpected keys {_few(unexpected)}")
+        if wrong:
+            problems.append(f"wrong shapes {_few(wrong)}")
+        if problems:
+            raise CheckpointError(f"{source}: checkpoint does not fit VampNet({self.describe()}): " + "; ".join(problems))
+        bad = [k for k, v in state.items() if not v.is_floating_point()]
+        if bad:
+            raise CheckpointError(f"{source}: non-float tensors for keys {_few(bad)}")
+        with torch.no_grad():
+            for key, param in self.state_dict(keep_vars=True).items():
+                param.copy_(state[key].to(dtype=param.dtype))
+
+    def describe(self) -> str:
+        return (f"n_codebooks={self.n_codebooks}, n_conditioning_codebooks={self.n_conditioning_codebooks}, "
+                f"n_layers={self.n_layers}, n_heads={self.n_heads}, embedding_dim={self.embedding_dim}, "
+                f"vocab_size={self.vocab_size}, latent_dim={self.latent_dim}")
+
+    def upstream_kwargs(self) -> dict[str, Any]:
+        """``metadata["kwargs"]`` as upstream ``main`` writes it (published configs: flash_attn False)."""
+        kwargs = dict(UPSTREAM_KWARGS)
+        kwargs["flash_attn"] = False
+        kwargs.update({k: v for k, v in self.extra_kwargs.items() if k in UPSTREAM_KWARGS})
+        kwargs.update({key: getattr(self, key) for key in _SHAPE_KWARGS})
+        return kwargs
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the upstream file format: stored weights and LoRA factors, un-merged, + kwargs."""
+        state = {k: v.detach().to("cpu", torch.float32).clone() for k, v in self.state_dict().items()}
+        write_checkpoint(path, state, self.upstream_kwargs())
+
+    # -- codec tables ---------------------------------------------------------------------
+    def set_codebook_tables(self, tables: torch.Tensor) -> None:
+        """Use the codec's quantizer tables ``[>= n_codebooks, vocab, latent_dim]`` for the lookup."""
+        if not isinstance(tables, torch.Tensor) or tables.dim() != 3 or not tables.is_floating_point():
+            shape = tuple(tables.shape) if isinstance(tables, torch.Tensor) else type(tables).__name__
+            raise ParameterError(f"codebook_tables must be a float tensor [n_codebooks, vocab, latent_dim], got {shape}")
+        n, vocab, latent = tables.shape
+        if n < self.n_codebooks or vocab != self.vocab_size or latent != self.latent_dim:
+            raise ParameterError(
+                f"codebook_tables {tuple(tables.shape)} do not fit the model: need at least "
+                f"{self.n_codebooks} codebooks of {self.vocab_size} x {self.latent_dim}"
+            )
+        device = self.embedding.out_proj.weight.device
+        self.codebook_tables = tables[: self.n_codebooks].detach().to(device, torch.float32).clone()
+
+    # -- inference -------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return self.embedding.out_proj.weight.device
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        """Codes ``[B, C, T]`` (MASK allowed) -> raw classifier output ``[B, T, vocab, P]``."""
+        if self.codebook_tables.numel() == 0:
+            raise ParameterError("VampNet needs the codec's codebook tables: pass codebook_tables to load()")
+        x = self.embedding(self.embedding.latents(codes, self.codebook_tables.to(self.device)))
+        x = self.classifier.layers[0](self.transformer(x))
+        return x.view(codes.shape[0], codes.shape[2], self.vocab_size, self.n_predict_codebooks)
+
+    def logits(self, codes: torch.Tensor, mask: Mask | None = None) -> torch.Tensor:
+        """Scores ``[B, n_predict_codebooks, T, vocab]`` (see ``vampkit.TokenModel``)."""
+        codes = masked_codes(self, codes, mask)
+        if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) > self.mask_token):
+            raise ParameterError(f"vampnet: codes must lie in [0, {self.mask_token}] ({self.mask_token} = MASK)")
+        return self(codes.to(self.device)).permute(0, 3, 1, 2)
+
+    def upstream_logits(self, codes: torch.Tensor) -> torch.Tensor:
+        """Upstream's layout ``[B, vocab, T * P]`` (position ``t * P + c``), for comparisons."""
+        out = self(masked_codes(self, codes, None).to(self.device))
+        return out.permute(0, 2, 1, 3).reshape(codes.shape[0], self.vocab_size, -1)
+
+
+def _few(items: list[str], n: int = 6) -> str:
+    shown = ", ".join(items[:n])
+    return f"[{shown}{', ...' if len(items) > n else ''}] ({len(items)} in all)"
