@@ -13,7 +13,7 @@ import attrs
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..errors import ParameterError
+from ..errors import AnalysisError, ParameterError
 from ..masks.validators import non_negative, positive
 from ..params import param
 from .base import Beats, mono, resample
@@ -52,7 +52,7 @@ def estimate_period(envelope: np.ndarray, min_bpm: float, max_bpm: float, prior_
     lo = max(1, int(np.floor(60.0 * FPS / max_bpm)))
     hi = min(n - 2, int(np.ceil(60.0 * FPS / min_bpm)))
     if hi <= lo:
-        raise ParameterError("simple: the audio is too short to estimate a tempo")
+        raise AnalysisError(f"simple: the audio ({n / FPS:.2f} s) is too short to estimate a tempo")
     lags = np.arange(lo, hi + 1)
     bpm = 60.0 * FPS / lags
     weighted = np.maximum(acf[lags], 0.0) * np.exp(-0.5 * np.log2(bpm / prior_bpm) ** 2)
@@ -82,18 +82,16 @@ def place_beats(envelope: np.ndarray, period: float, tightness: float) -> np.nda
         if candidates[best] > 0 or local[t] >= threshold:
             score[t] = local[t] + max(candidates[best], 0.0)
             backlink[t] = t - int(gaps[valid][best]) if candidates[best] > 0 else -1
-    # end on the last strong local maximum of the cumulative score
-    is_peak = np.r_[False, (score[1:-1] > score[:-2]) & (score[1:-1] >= score[2:]), False]
-    peaks = np.flatnonzero(is_peak)
-    if not len(peaks):
-        return np.zeros(0, dtype=np.int64)
-    last = int(peaks[score[peaks] >= 0.5 * np.median(score[peaks])][-1])
+    # end on the best-scoring chain among those reaching the last 1.5 periods (chains carry on
+    # through trailing silence; comparing only late ends keeps the on-beat chain over off-beats)
+    tail = max(0, n - int(np.ceil(1.5 * period)))
+    last = tail + int(np.argmax(score[tail:]))
     path = [last]
     while backlink[path[-1]] >= 0:
         path.append(int(backlink[path[-1]]))
     frames = np.asarray(path[::-1], dtype=np.int64)
     # drop weak beats at the edges (silence before/after the music)
-    strong = local[frames] >= 0.5 * np.median(local[frames]) * 0.2
+    strong = local[frames] >= 0.1 * np.median(local[frames])
     if strong.any():
         first, stop = np.flatnonzero(strong)[[0, -1]]
         frames = frames[first:stop + 1]
