@@ -99,6 +99,179 @@ def _jsonable(value: object) -> object:
     return repr(value)
 
 
+_SET_HELP = "Override a recipe value: KEY=VALUE (dotted key, YAML value). Repeatable."
+
+
+@cli.command("run")
+@click.argument("recipe")
+@click.option("--input", "-i", "inputs", multiple=True, help="Input file, glob or folder (replaces the recipe's). Repeatable.")
+@click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False), help="Output folder (default: the recipe's, else '.').")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=_SET_HELP)
+@click.option("--seed", type=int, help="Seed of masks and sampling.")
+@click.option("--variations", "-n", type=click.IntRange(min=1), help="Outputs per input.")
+@click.option("--device", help="auto, cpu, cuda, cuda:1, mps.")
+@click.option("--weights", help="A weights preset (vampnet) or COARSE,C2F,CODEC checkpoint paths.")
+@click.option("--dry-run", is_flag=True, help="Validate and build the masks only; no model is loaded.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars, only errors and the summary of failures.")
+def run_command(recipe: str, inputs: tuple[str, ...], out_dir: str | None, overrides: tuple[str, ...],
+                seed: int | None, variations: int | None, device: str | None, weights: str | None,
+                dry_run: bool, quiet: bool) -> None:
+    """Run RECIPE (a YAML file or a shipped recipe's name) over audio inputs.
+
+    Exit code 0 only when every input succeeded; a bad input is reported at the end and the
+    others still run. A JSON manifest is written next to the outputs.
+
+    \b
+    Examples:
+      vampkit run recipes/loop-variation.yaml --input groove.wav --out out
+      vampkit run inpaint -i 'songs/*.wav' --set mask.region.start=2.5 --seed 3
+      vampkit run sweep -i songs/ --dry-run
+    """
+    from .pipeline import run_recipe
+    from .recipes import load_recipe
+
+    loaded = load_recipe(recipe, overrides)
+    bars = _ProgressBars(quiet)
+
+    def on_input(path: object, error: str | None) -> None:
+        bars.file_done(path, error)
+
+    result = run_recipe(loaded, list(inputs) if inputs else None, out_dir, seed=seed, variations=variations,
+                        device=device, weights=_weights_option(weights), dry_run=dry_run,
+                        progress=bars.steps, on_input=on_input)
+    bars.close()
+    if dry_run and not quiet:
+        for record in result.manifest["inputs"]:
+            if record["status"] == "ok":
+                click.echo(f"{record['input']}: {record.get('n_frames')} frames, kept "
+                           f"{record['kept_fraction']:.1%}, prompt {record['bitrate']:,.0f} bit/s"
+                           if record.get("kept_fraction") is not None else f"{record['input']}: ok")
+    elif not quiet:
+        for path in result.outputs:
+            click.echo(str(path))
+        if result.manifest_path:
+            click.echo(f"manifest: {result.manifest_path}")
+    if result.failures:
+        total = len(result.manifest["inputs"])
+        click.echo(f"{len(result.failures)} of {total} input(s) failed:", err=True)
+        for failure in result.failures:
+            click.echo(f"  {failure.input}: {failure.error}", err=True)
+        sys.exit(1)
+
+
+class _ProgressBars:
+    """tqdm bars: one over the inputs, one per sampling call; nothing when quiet."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.files = None
+        self.step_bar = None
+
+    def steps(self, label: str, total: int):  # noqa: ANN201
+        if self.quiet:
+            return None
+        from tqdm import tqdm
+
+        if self.step_bar is not None:
+            self.step_bar.close()
+        self.step_bar = tqdm(total=total, desc=label, unit="step", leave=False, file=sys.stderr)
+        return lambda n=1: self.step_bar.update(n)
+
+    def file_done(self, path: object, error: str | None) -> None:
+        if self.quiet:
+            return
+        from tqdm import tqdm
+
+        if self.files is None:
+            self.files = tqdm(desc="inputs", unit="file", file=sys.stderr)
+        self.files.update(1)
+        self.files.set_postfix_str(f"{'FAILED ' if error else ''}{getattr(path, 'name', path)}")
+
+    def close(self) -> None:
+        for bar in (self.step_bar, self.files):
+            if bar is not None:
+                bar.close()
+
+
+def _weights_option(value: str | None) -> object:
+    if value is None:
+        return None
+    parts = [p.strip() for p in value.split(",")]
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) != 3:
+        from .errors import RecipeError
+
+        raise RecipeError(f"--weights {value}: give a preset name or three paths COARSE,C2F,CODEC")
+    return dict(zip(("coarse", "c2f", "codec"), parts))
+
+
+@cli.command("validate")
+@click.argument("recipes", nargs=-1, required=True)
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=_SET_HELP)
+def validate_command(recipes: tuple[str, ...], overrides: tuple[str, ...]) -> None:
+    """Check recipe files without touching audio or models; errors give file:line:col.
+
+    \b
+    Examples:
+      vampkit validate recipes/*.yaml
+      vampkit validate my.yaml --set sampling.temperature=0.8
+    """
+    from .recipes import load_recipe
+
+    failed = 0
+    for name in recipes:
+        try:
+            recipe = load_recipe(name, overrides)
+        except VampkitError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            failed += 1
+            continue
+        click.echo(f"{name}: ok ({recipe.name}: {' -> '.join(recipe.stage_names())})")
+    if failed:
+        sys.exit(1)
+
+
+@cli.command("preview")
+@click.argument("recipe")
+@click.option("--input", "-i", "input_path", required=True, type=click.Path(dir_okay=False), help="The input audio file.")
+@click.option("--out", "-o", "out_path", required=True, type=click.Path(dir_okay=False), help="The PNG to write.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=_SET_HELP)
+@click.option("--variation", type=int, default=0, show_default=True, help="Which variation's mask (its seed).")
+@click.option("--beats/--no-beats", default=None, help="Mark beats (default: when the mask uses them).")
+def preview_command(recipe: str, input_path: str, out_path: str, overrides: tuple[str, ...], variation: int,
+                    beats: bool | None) -> None:
+    """Draw RECIPE's mask over an input's token grid to a PNG (no model needed).
+
+    \b
+    Examples:
+      vampkit preview beat-driven -i groove.wav -o mask.png
+      vampkit preview compress -i song.wav -o mask.png --set mask.any-of.0.periodic.period=16
+    """
+    from .preview import preview_recipe
+    from .recipes import load_recipe
+
+    info = preview_recipe(load_recipe(recipe, overrides), input_path, out_path, variation=variation, beats=beats)
+    click.echo(f"{out_path}: {info['n_codebooks']} x {info['n_frames']} tokens, kept {info['kept_fraction']:.1%}, "
+               f"prompt {info['bitrate']:,.0f} bit/s")
+
+
+@cli.command("example")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--seconds", type=float, default=8.0, show_default=True)
+@click.option("--bpm", type=float, default=110.0, show_default=True)
+def example_command(path: str, seconds: float, bpm: float) -> None:
+    """Write a short synthesised drum groove to PATH (an input to try recipes on).
+
+    \b
+    Examples:
+      vampkit example groove.wav
+    """
+    from .examples import write_groove
+
+    click.echo(str(write_groove(path, seconds=seconds, bpm=bpm)))
+
+
 def main() -> None:
     cli(prog_name="vampkit")
 

@@ -141,6 +141,11 @@ def parse_override(text: str) -> tuple[Path, Any]:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError:
         value = raw  # not YAML (e.g. a template "{stem}.wav"): the text itself
+    if isinstance(value, str):
+        try:  # YAML 1.1 reads "1e-05" as a string; on a command line it is a number
+            value = float(value) if value.strip().lower() not in ("nan", "inf", "-inf", "infinity") else value
+        except ValueError:
+            pass
     return parts, value
 
 

@@ -1,0 +1,34 @@
+"""Test doubles for the pipeline plumbing only: NOT a model. Generated tokens are random ids
+from the given generator; prompt tokens are copied through, as the sampler's contract says."""
+
+from __future__ import annotations
+
+import torch
+
+from vampkit.pipeline import Geometry
+
+TINY = Geometry(sample_rate=16000, hop_length=320, n_codebooks=4, codebook_size=64)
+
+
+class FillEngine:
+    """Stands in for codec + models so stage plumbing can be tested without checkpoints."""
+
+    def __init__(self, geometry: Geometry = TINY) -> None:
+        self.geometry = geometry
+        self.checkpoints: dict[str, str] = {}
+        self.calls: list[tuple[int, float]] = []
+
+    def encode(self, audio: torch.Tensor, sample_rate: int) -> torch.Tensor:
+        n = self.geometry.n_frames(audio.shape[-1])
+        frames = torch.arange(n)
+        return torch.stack([(frames * (c + 1)) % self.geometry.codebook_size for c in range(self.geometry.n_codebooks)])[None]
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        return (codes[:, :1].float() / self.geometry.codebook_size).repeat_interleave(self.geometry.hop_length, -1) * 0.1
+
+    def vamp(self, prompt, *, coarse, c2f, generator, progress=None):  # noqa: ANN001
+        self.calls.append((prompt.n_frames, prompt.kept_fraction()))
+        fill = torch.randint(0, self.geometry.codebook_size, prompt.codes.shape, generator=generator)
+        if progress is not None:
+            progress(coarse.steps + c2f.steps)
+        return torch.where(prompt.batched_mask().tensor, fill, prompt.codes)
