@@ -60,7 +60,9 @@ def resolve_weights(spec: WeightsSpec) -> Any:
     """Checkpoint paths of a preset (downloaded/cached) or explicit paths; offline errors clear."""
     from ..weights import resolve_weights as resolve
 
-    return resolve(spec.preset if spec.preset is not None else spec.paths)
+    if spec.preset is not None:
+        return resolve(spec.preset)
+    return resolve(",".join(str(p) for p in (spec.coarse, spec.c2f, spec.codec)))
 
 
 def sha256_file(path: str | os.PathLike, _cache: dict[tuple, str] = {}) -> str:  # noqa: B006
@@ -94,6 +96,9 @@ def geometry_for(spec: WeightsSpec, device: str = "cpu") -> Geometry:
     return geometry_of(load_codec(spec.codec, device=device))
 
 
+TARGET_LUFS = -24.0  # upstream encodes at -24 LUFS and restores the input loudness after decoding
+
+
 class VampNetEngine:
     """Codec + coarse + coarse-to-fine VampNet models, with the vampkit sampler."""
 
@@ -106,25 +111,36 @@ class VampNetEngine:
         self.codec = load_codec(str(weights.codec), device=self.device)
         tables = self.codec.codebook_tables()
         self.coarse = VampNet.load(str(weights.coarse), tables, self.device)
-        self.c2f = VampNet.load(str(weights.c2f), tables, self.device)
+        self.c2f = VampNet.load(str(weights.c2f), tables, self.device) if weights.c2f is not None else None
         self.geometry = geometry_of(self.codec)
-        self.checkpoints = {"coarse": str(weights.coarse), "c2f": str(weights.c2f), "codec": str(weights.codec)}
+        self.checkpoints = {k: str(v) for k, v in
+                            (("coarse", weights.coarse), ("c2f", weights.c2f), ("codec", weights.codec)) if v is not None}
+        self._loudness: float | None = None
 
     def encode(self, audio: torch.Tensor, sample_rate: int) -> torch.Tensor:
-        from ..audio import encode as encode_audio
+        """Mono audio -> codes, loudness-normalised and peak-limited as upstream does."""
+        from ..audio.loudness import limit_peak, normalize_loudness
 
-        return encode_audio(self.codec, audio, sample_rate)
+        mono = audio.mean(dim=0, keepdim=True) if audio.dim() == 2 else audio
+        normalised, loudness = normalize_loudness(mono, sample_rate, TARGET_LUFS)
+        self._loudness = loudness if math.isfinite(loudness) else None
+        return self.codec.encode(limit_peak(normalised).unsqueeze(0), sample_rate)
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        from ..audio import decode as decode_audio
+        """Codes -> audio ``(1, samples)``, brought back to the last encoded input's loudness."""
+        from ..audio.loudness import db_to_gain, limit_peak
 
-        return decode_audio(self.codec, codes)
+        audio = self.codec.decode(codes.clamp(0, self.geometry.codebook_size - 1))[0]
+        if self._loudness is not None:
+            audio = audio * db_to_gain(self._loudness - TARGET_LUFS)
+        return limit_peak(audio)
 
     def vamp(self, prompt: Prompt, *, coarse: SamplingSpec, c2f: SamplingSpec,
              generator: torch.Generator, progress: Callable[[int], None] | None = None) -> torch.Tensor:
         from ..sampling import SamplingSettings, vamp
 
+        step = (lambda _i, _total: progress(1)) if progress is not None else None
         return vamp(self.coarse, self.c2f, prompt.with_codes(prompt.codes.to(self.device)),
-                    coarse=SamplingSettings(**attrs.asdict(coarse)),
-                    c2f=SamplingSettings(**attrs.asdict(c2f)),
-                    generator=generator, progress=progress)
+                    coarse_settings=SamplingSettings(**attrs.asdict(coarse)),
+                    c2f_settings=SamplingSettings(**attrs.asdict(c2f)),
+                    generator=generator, progress=step)
