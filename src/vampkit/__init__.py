@@ -28,10 +28,16 @@ from .device import resolve_device
 from .models import TokenModel, VampNet
 from .sampling import SamplingSettings, coarse_to_fine, sample, vamp
 from .weights import resolve_weights
+from .pipeline import RunResult, run_recipe
+from .recipes import Recipe, load_recipe
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Recipe",
+    "RunResult",
+    "load_recipe",
+    "run_recipe",
     "vamp",
     "sample",
     "resolve_weights",
