@@ -55,7 +55,10 @@ def load_audio(path: str | Path) -> Audio:
     try:
         info = soundfile.info(str(path))
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as exc:
-        raise AudioError(f"audio file '{path}' is not in a format vampkit reads, or is corrupt: {exc}") from exc
+        raise AudioError(
+            f"audio file '{path}' cannot be read: not an audio format vampkit reads, or corrupt or "
+            f"truncated ({exc})"
+        ) from exc
     sample_rate = check_sample_rate(info.samplerate, f"audio file '{path}'")
     try:
         data, _ = soundfile.read(str(path), dtype="float32", always_2d=True)
@@ -63,6 +66,12 @@ def load_audio(path: str | Path) -> Audio:
         raise AudioError(f"audio file '{path}' could not be decoded (corrupt or truncated?): {exc}") from exc
     if data.shape[0] == 0:
         raise AudioError(f"audio file '{path}' contains no samples")
+    declared = _wav_declared_frames(path, info.channels)
+    if declared is not None and data.shape[0] < declared:
+        raise AudioError(
+            f"audio file '{path}' is truncated: its header announces {declared} frames, "
+            f"only {data.shape[0]} are in the file"
+        )
     if info.frames > 0 and data.shape[0] < info.frames:
         raise AudioError(
             f"audio file '{path}' is truncated: its header announces {info.frames} frames, "
@@ -72,6 +81,30 @@ def load_audio(path: str | Path) -> Audio:
         raise AudioError(f"audio file '{path}' contains NaN or infinite samples")
     samples = torch.from_numpy(np.ascontiguousarray(data.T))
     return Audio(samples, sample_rate, path)
+
+
+def _wav_declared_frames(path: Path, channels: int) -> int | None:
+    """Frames a RIFF/WAVE header announces in its data chunk (libsndfile silently reads fewer)."""
+    with path.open("rb") as handle:
+        head = handle.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        block_align = None
+        while True:
+            chunk = handle.read(8)
+            if len(chunk) < 8:
+                return None
+            ident, size = chunk[:4], int.from_bytes(chunk[4:], "little")
+            if ident == b"fmt ":
+                fmt = handle.read(size)
+                block_align = int.from_bytes(fmt[12:14], "little") if len(fmt) >= 14 else None
+                handle.seek(size - len(fmt) + (size & 1), os.SEEK_CUR)
+            elif ident == b"data":
+                if not block_align or size in (0, 0xFFFFFFFF):
+                    return None
+                return size // block_align
+            else:
+                handle.seek(size + (size & 1), os.SEEK_CUR)
 
 
 def _format_for(path: Path) -> str:
