@@ -24,6 +24,12 @@ N_FFT = 1024
 FPS = RATE / HOP
 
 
+def _smooth(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """``x`` convolved with ``kernel``, centred, edges extended, same length as ``x``."""
+    half = len(kernel) // 2
+    return np.convolve(np.pad(x, (half, half), mode="edge"), kernel[::-1], mode="valid")[: len(x)]
+
+
 def onset_envelope(audio: Any, sample_rate: int) -> np.ndarray:
     """Spectral flux of the log-magnitude spectrogram (half-wave rectified, summed over bins),
     one value per ``HOP`` samples at 22.05 kHz, frame ``t`` centred at ``t * HOP`` samples."""
@@ -36,7 +42,7 @@ def onset_envelope(audio: Any, sample_rate: int) -> np.ndarray:
     flux = flux[:n_frames]
     # remove the slowly varying part (loud passages), keep the attacks
     width = max(1, int(round(0.5 * FPS)))
-    baseline = np.convolve(flux, np.ones(width) / width, mode="same")
+    baseline = _smooth(flux, np.ones(width) / width)
     envelope = np.maximum(flux - baseline, 0.0)
     peak = envelope.max()
     return envelope / peak if peak > 0 else envelope
@@ -69,7 +75,7 @@ def place_beats(envelope: np.ndarray, period: float, tightness: float) -> np.nda
     n = len(envelope)
     sigma = period / 32.0
     kernel = np.exp(-0.5 * (np.arange(-int(4 * sigma) - 1, int(4 * sigma) + 2) / max(sigma, 1e-3)) ** 2)
-    local = np.convolve(envelope, kernel / kernel.sum(), mode="same")
+    local = _smooth(envelope, kernel / kernel.sum())
     score = local.copy()
     backlink = np.full(n, -1, dtype=np.int64)
     gaps = np.arange(int(round(period / 2)), int(round(2 * period)) + 1)
