@@ -5,6 +5,8 @@ Everything in ``__all__`` is the public API that plugins and notebooks may rely 
 
 from __future__ import annotations
 
+from .analysis import analyses_for
+from .beats import Beats, BeatTracker
 from .context import MaskContext
 from .errors import (
     AnalysisError,
@@ -47,6 +49,9 @@ __all__ = [
     "TokenModel",
     "SamplingSettings",
     "AnalysisError",
+    "BeatTracker",
+    "Beats",
+    "analyses_for",
     "AudioError",
     "CheckpointError",
     "CodecError",
