@@ -198,3 +198,23 @@ def test_madmom_imports_through_the_compatibility_layer():
     import collections
 
     assert not hasattr(collections, "MutableSequence")  # nor into collections
+
+
+@pytest.mark.madmom
+@pytest.mark.slow
+def test_a_second_analysis_of_the_same_file_does_not_run_the_rnns_again(tmp_path, monkeypatch):
+    from vampkit.analysis import analyses_for
+
+    calls = []
+    original = MadmomTracker.activations
+
+    def counting(self, audio, sample_rate):
+        calls.append(sample_rate)
+        return original(self, audio, sample_rate)
+
+    monkeypatch.setattr(MadmomTracker, "activations", counting)
+    audio, beats, _ = click_track(120, seconds=4.0)
+    first = analyses_for(audio, SR, cache_dir=tmp_path)["beats"]()
+    second = analyses_for(audio.copy(), SR, cache_dir=tmp_path)["beats"]()
+    assert calls == [SR] and first == second and first.tracker == "madmom"
+    assert recall(second.times, beats) >= 0.95
