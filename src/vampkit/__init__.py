@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from .analysis import analyses_for
 from .beats import Beats, BeatTracker
+from .audio import Audio, load_audio, save_audio
+from .codecs import Codec, load_codec
 from .context import MaskContext
 from .errors import (
     AnalysisError,
@@ -36,6 +38,11 @@ from .recipes import Recipe, load_recipe
 __version__ = "0.1.0"
 
 __all__ = [
+    "Audio",
+    "Codec",
+    "load_audio",
+    "load_codec",
+    "save_audio",
     "Recipe",
     "RunResult",
     "load_recipe",
