@@ -121,15 +121,15 @@ def _download(found: Preset, filename: str, offline: bool) -> Path:
     try:
         return Path(hf_hub_download(found.repo_id, filename, revision=found.revision, cache_dir=where,
                                     local_files_only=offline, endpoint=endpoint))
+    except LocalEntryNotFoundError as exc:  # (a subclass of EntryNotFoundError: first)
+        state = "offline mode is on (HF_HUB_OFFLINE / offline=True)" if offline else "the Hub could not be reached"
+        raise WeightsUnavailableError(
+            f"weights file '{filename}' of {found.repo_id} is not in the cache ({where}) and {state}; {how}"
+        ) from exc
     except (EntryNotFoundError, RepositoryNotFoundError) as exc:
         raise WeightsUnavailableError(
             f"weights file '{filename}' does not exist in {found.repo_id}@{found.revision} "
             f"({endpoint or 'https://huggingface.co'}): {type(exc).__name__}"
-        ) from exc
-    except LocalEntryNotFoundError as exc:
-        state = "offline mode is on (HF_HUB_OFFLINE / offline=True)" if offline else "the Hub could not be reached"
-        raise WeightsUnavailableError(
-            f"weights file '{filename}' of {found.repo_id} is not in the cache ({where}) and {state}; {how}"
         ) from exc
     except OSError as exc:  # network errors, disk full, permissions
         raise WeightsUnavailableError(
