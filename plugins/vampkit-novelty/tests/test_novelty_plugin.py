@@ -106,3 +106,16 @@ def test_frames_around_is_the_union_of_windows(n, centres, width):
 def test_invalid_analysis_parameters():
     with pytest.raises(vampkit.ParameterError, match="hop"):
         SpectralNovelty(hop=0)
+
+
+def test_vampkits_analysis_provider_runs_the_registered_analysis():
+    audio = clicks([0.5, 1.5], 2.5)
+    analyses = vampkit.analyses_for(audio, SR)
+    n_frames = audio.shape[-1] // HOP
+    ctx = vampkit.MaskContext(n_codebooks=2, n_frames=n_frames, sample_rate=SR, hop_length=HOP, analyses=analyses)
+    novelty = ctx.analysis("novelty")
+    assert isinstance(novelty, Novelty) and novelty.peak_times(0.5).tolist() == pytest.approx([0.5, 1.5], abs=0.03)
+    from_provider = NoveltyPeaks(threshold=0.5)(ctx)
+    from_audio = NoveltyPeaks(threshold=0.5)(vampkit.MaskContext(n_codebooks=2, n_frames=n_frames, sample_rate=SR,
+                                                                 hop_length=HOP, audio_loader=lambda: audio))
+    assert from_provider.equals(from_audio)
