@@ -138,13 +138,6 @@ def test_installed_examples_are_listed_by_vampkit_masks_with_documented_paramete
     assert "periodic" in rows  # the built-ins are listed alongside
 
 
-def test_vampkit_plugins_text_output_names_what_each_registers(installed_examples):
-    result = run_cli("plugins")
-    assert result.returncode == 0
-    assert "loudness 0.1.0\n  masks: loudness" in result.stdout
-    assert "novelty 0.1.0\n  masks: novelty\n  analyses: novelty" in result.stdout
-
-
 def test_installed_examples_are_usable_from_a_recipe(installed_examples):
     from vampkit.recipes import loads_recipe
 

@@ -92,6 +92,7 @@ def _contains(haystack: list[str], needle: list[str]) -> bool:
     return any(haystack[i:i + len(needle)] == needle for i in range(len(haystack) - len(needle) + 1))
 
 
+@pytest.mark.slow
 def test_the_tutorial_runs_as_written(tmp_path):
     session = Session(tmp_path)
     ran = written = compared = 0
