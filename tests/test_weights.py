@@ -115,6 +115,28 @@ def test_offline_and_not_cached_says_what_where_and_how(monkeypatch, tmp_path):
     assert "hf download hugggof/vampnet coarse.pth" in message and "local files" in message
 
 
+def test_unreachable_hub_says_so_at_once_without_retrying(monkeypatch, tmp_path):
+    import socket
+
+    with socket.socket() as sock:  # a port on 127.0.0.1 with nothing listening
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("VAMPKIT_CACHE", str(tmp_path / "empty"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(WeightsUnavailableError, match=r"coarse\.pth.*the Hub could not be reached.*hf download"):
+        resolve_weights("vampnet")
+
+
+def test_cached_files_are_used_without_asking_the_hub(hub):
+    resolve_weights("vampnet")
+    hub.requests.clear()
+    resolve_weights("vampnet")
+    assert hub.requests == []
+
+
 def test_local_directory_and_comma_paths(tmp_path):
     for name in ("coarse", "c2f", "codec"):
         (tmp_path / f"{name}.pth").write_bytes(b"x")

@@ -10,6 +10,8 @@ with the same codec. Local paths: a directory holding the three files, or
 from __future__ import annotations
 
 import os
+import socket
+import urllib.parse
 import re
 from pathlib import Path
 
@@ -119,6 +121,18 @@ def _download(found: Preset, filename: str, offline: bool) -> Path:
         f"or pass local files instead (a directory with coarse.pth, c2f.pth, codec.pth, or 'coarse,c2f,codec' paths)"
     )
     try:
+        # a cached file is used as it is: no network round trip for a pinned revision
+        return Path(hf_hub_download(found.repo_id, filename, revision=found.revision, cache_dir=where,
+                                    local_files_only=True, endpoint=endpoint))
+    except LocalEntryNotFoundError:
+        pass
+    if not offline and not _reachable(endpoint):
+        offline_reason = "the Hub could not be reached"
+    else:
+        offline_reason = None
+    try:
+        if offline_reason:
+            raise LocalEntryNotFoundError(offline_reason)
         return Path(hf_hub_download(found.repo_id, filename, revision=found.revision, cache_dir=where,
                                     local_files_only=offline, endpoint=endpoint))
     except LocalEntryNotFoundError as exc:  # (a subclass of EntryNotFoundError: first)
@@ -135,3 +149,21 @@ def _download(found: Preset, filename: str, offline: bool) -> Path:
         raise WeightsUnavailableError(
             f"could not fetch weights file '{filename}' of {found.repo_id} into {where}: {exc}; {how}"
         ) from exc
+
+
+_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+
+
+def _reachable(endpoint: str | None, timeout: float = 5.0) -> bool:
+    """Whether the Hub's host accepts a TCP connection: a quick check, so that an offline
+    machine gets the clear message at once instead of the hub client's retries with back-off.
+    Behind a proxy the check is skipped (the client knows how to reach the Hub)."""
+    if any(os.environ.get(name) for name in _PROXY_VARIABLES):
+        return True
+    url = urllib.parse.urlparse(endpoint or "https://huggingface.co")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname, port), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
