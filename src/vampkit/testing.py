@@ -371,7 +371,8 @@ class MaskGeneratorChecks:
             first = self.call(instance, grid, "same seed, same mask")
             second = self.call(self.build(), grid, "same seed, same mask")
             if not first.equals(second):
-                raise self.fail("same seed, same mask", f"two contexts for {grid} gave different masks")
+                raise self.fail("same seed, same mask", f"two contexts for {grid} gave different masks "
+                                "(draw random numbers only from ctx.generator; keep no state between calls)")
 
         self.for_random_grids(test)
 
