@@ -151,6 +151,19 @@ def test_installed_examples_are_usable_from_a_recipe(installed_examples):
     assert bool((mask.kept <= loud.kept).all())  # any-of keeps only what every member keeps
 
 
+def test_a_recipe_using_both_examples_runs_dry_through_the_command_line(installed_examples, tmp_path):
+    import soundfile
+
+    grid = vampkit.testing.Grid(n_codebooks=1, n_frames=230, seed=5)
+    soundfile.write(tmp_path / "input.wav", noise_audio(grid).T.numpy(), grid.sample_rate)
+    (tmp_path / "recipe.yaml").write_text("name: loud-and-new\nmask:\n  any-of:\n"
+                                          "    - loudness: {quantile: 0.5}\n    - novelty: {threshold: 0.4}\n")
+    result = run_cli("run", str(tmp_path / "recipe.yaml"), "--input", str(tmp_path / "input.wav"), "--dry-run",
+                     "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert "input.wav" in result.stdout + result.stderr and "kept" in result.stdout + result.stderr
+
+
 def test_recipe_errors_name_the_plugin_parameter(installed_examples):
     from vampkit.recipes import loads_recipe
 
