@@ -184,11 +184,22 @@ def _scramble_global_rng(seed: int) -> None:
     np.random.rand()
 
 
-def _first_conformance_error(group: BaseExceptionGroup) -> ConformanceError | None:
+try:
+    _EXCEPTION_GROUPS: tuple[type[BaseException], ...] = (BaseExceptionGroup,)  # Python >= 3.11
+except NameError:  # pragma: no cover - Python 3.10: hypothesis brings the backport
+    try:
+        from exceptiongroup import BaseExceptionGroup as _Backport
+
+        _EXCEPTION_GROUPS = (_Backport,)
+    except ImportError:
+        _EXCEPTION_GROUPS = ()
+
+
+def _first_conformance_error(group: Any) -> ConformanceError | None:
     for exc in group.exceptions:
         if isinstance(exc, ConformanceError):
             return exc
-        if isinstance(exc, BaseExceptionGroup):
+        if isinstance(exc, _EXCEPTION_GROUPS):
             found = _first_conformance_error(exc)
             if found is not None:
                 return found
@@ -277,7 +288,7 @@ class MaskGeneratorChecks:
 
         try:
             run()
-        except BaseExceptionGroup as group:  # hypothesis' FlakyFailure: a generator that is not
+        except _EXCEPTION_GROUPS as group:  # hypothesis' FlakyFailure: a generator that is not
             leaf = _first_conformance_error(group)  # deterministic fails differently on replay
             if leaf is None:
                 raise
