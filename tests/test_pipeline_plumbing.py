@@ -62,7 +62,7 @@ def test_batch_with_a_corrupt_file_goes_on_and_reports_it(wav, tmp_path):
     result = run("inpaint", [wav.parent], tmp_path / "out", overrides=["mask.region.end=1.5"])
     assert [p.name for p in result.outputs] == ["song.inpaint.0.0.wav"]
     assert len(result.failures) == 1 and "broken.wav" in result.failures[0].input
-    assert "cannot read audio" in result.failures[0].error
+    assert "cannot be read" in result.failures[0].error
     statuses = {r["input"].rsplit("/", 1)[-1]: r["status"] for r in result.manifest["inputs"]}
     assert statuses == {"broken.wav": "failed", "song.wav": "ok"}
 

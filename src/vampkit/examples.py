@@ -52,6 +52,8 @@ def groove(seconds: float = 8.0, bpm: float = 110.0, sample_rate: int = 44100, s
 def write_groove(path: str | os.PathLike, seconds: float = 8.0, bpm: float = 110.0,
                  sample_rate: int = 44100, seed: int = 0) -> Path:
     """Write ``groove(...)`` as a WAV file (atomically) and return its path."""
-    from .pipeline.io import write_audio
+    from .audio import save_audio
 
-    return write_audio(Path(path), groove(seconds, bpm, sample_rate, seed), sample_rate)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return save_audio(path, groove(seconds, bpm, sample_rate, seed), sample_rate, subtype="FLOAT")

@@ -17,7 +17,7 @@ from ..errors import ParameterError, RecipeError
 from ..masks.validators import non_negative
 from ..params import param
 from ..prompt import Prompt
-from .io import read_audio, resample, write_audio
+from ..audio import load_audio, resample, save_audio
 from .state import Env, State
 
 DRY_RUN_SKIPS = "skipped in a dry run"
@@ -67,7 +67,8 @@ class Load:
     def __call__(self, states: list[State], env: Env) -> list[State]:
         if self.duration is not None and self.duration <= 0:
             raise ParameterError(f"load: duration must be > 0, got {self.duration}")
-        audio, sample_rate = read_audio(states[0].input)
+        loaded = load_audio(states[0].input)
+        audio, sample_rate = loaded.samples, loaded.sample_rate
         first = int(round(self.start * sample_rate))
         last = audio.shape[-1] if self.duration is None else first + int(round(self.duration * sample_rate))
         audio = audio[:, first:last]
@@ -77,7 +78,7 @@ class Load:
             raise AudioError(f"{states[0].input}: nothing left after skipping {self.start} s")
         target = env.geometry.sample_rate
         audio = resample(audio, sample_rate, target).mean(dim=0, keepdim=True)
-        return [s.evolve(audio=audio, sample_rate=target) for s in states]
+        return [s.evolve(audio=audio, sample_rate=target).with_info(input_sample_rate=sample_rate) for s in states]
 
 
 @attrs.frozen
@@ -201,7 +202,19 @@ class Write:
             if state.out_audio is None:
                 raise RecipeError("write: no audio to write (put `decode` before `write`)")
             with env.timed("write"):
-                path = write_audio(Path(env.out_dir) / name, state.out_audio, state.out_sample_rate or env.geometry.sample_rate)
+                path = self._write(Path(env.out_dir) / name, state, env)
             env.written.append(path)
             out.append(state.evolve(outputs=state.outputs + (path,)))
         return out
+
+    @staticmethod
+    def _write(path: Path, state: State, env: Env) -> Path:
+        """The output at the input's sample rate, float WAV, never over the input file."""
+        rate = state.out_sample_rate or env.geometry.sample_rate
+        audio = state.out_audio.detach().float().cpu()
+        audio = audio[0] if audio.dim() == 3 else audio
+        target = int(state.info.get("input_sample_rate") or rate)
+        if target != rate:
+            audio, rate = resample(audio, rate, target), target
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return save_audio(path, audio, rate, protect=[state.input], subtype="FLOAT")
