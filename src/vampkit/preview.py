@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .atomic import atomic_path
 from .mask import Mask
 
 
@@ -34,13 +35,11 @@ def draw_mask(mask: Mask, path: str | os.PathLike, *, frame_rate: float, codeboo
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
     try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
+        with atomic_path(path) as temp:
+            fig.savefig(temp, format="png")
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
     return path
 
 

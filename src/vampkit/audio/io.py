@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import numpy as np
 import soundfile
 import torch
 
+from ..atomic import atomic_path
 from ..errors import AudioError
 from .resample import check_sample_rate
 
@@ -150,17 +150,9 @@ def save_audio(
         data = data.clamp(-1.0, 1.0)
     if not path.parent.is_dir():
         raise AudioError(f"cannot write '{path}': folder '{path.parent}' does not exist")
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f"{path.suffix}.part")
-    os.close(handle)
     try:
-        soundfile.write(temp, data.T.numpy(), rate, format=fmt, subtype=subtype)
-        os.replace(temp, path)
+        with atomic_path(path) as temp:
+            soundfile.write(temp, data.T.numpy(), rate, format=fmt, subtype=subtype)
     except (soundfile.LibsndfileError, RuntimeError, ValueError, OSError) as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
         raise AudioError(f"cannot write '{path}': {exc}") from exc
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
     return path

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any, TypeVar
 import attrs
 import numpy as np
 
+from ..atomic import write_text
 from ..cache import cache_dir
 
 #: bump when the meaning of cached results changes (invalidates older files)
@@ -78,17 +77,7 @@ class AnalysisCache:
         path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps({"key": key, "format": FORMAT_VERSION, "result": result}, sort_keys=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return write_text(path, text)
 
     def get_or_compute(self, key: str, compute: Callable[[], T], encode: Callable[[T], Any],
                        decode: Callable[[Any], T]) -> T:

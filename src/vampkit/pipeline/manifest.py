@@ -14,7 +14,7 @@ import attrs
 
 from ..recipes.schema import Recipe
 from .engine import sha256_file
-from .io import write_text
+from ..atomic import write_text
 
 MANIFEST_VERSION = 1
 

@@ -22,4 +22,5 @@ __all__ = [
     "top_k_filter",
     "top_p_filter",
     "typical_filter",
+    "vamp",
 ]
