@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path as FsPath
 from typing import Any
@@ -37,7 +38,14 @@ TOP_LEVEL_KEYS = ("name", "description", "weights", "input", "output", "seed", "
                   "device", "mask", "sampling", "c2f", "analysis", "pipeline")
 WEIGHT_KEYS = ("coarse", "c2f", "codec")
 ANALYSIS_KEYS = ("beat_tracker", "onset_detector", "options", "cache")  # vampkit.analysis.analyses_for
-SHIPPED_DIR = FsPath(__file__).resolve().parents[3] / "recipes"
+def _shipped_dir() -> FsPath:
+    """The shipped recipes: the checkout's ``recipes/`` (editable install), else the copy a
+    wheel installs under ``<prefix>/share/vampkit/recipes``."""
+    checkout = FsPath(__file__).resolve().parents[3] / "recipes"
+    return checkout if checkout.is_dir() else FsPath(sys.prefix) / "share" / "vampkit" / "recipes"
+
+
+SHIPPED_DIR = _shipped_dir()
 
 
 def dotted(path: Iterable[Any]) -> str:
