@@ -32,10 +32,10 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def make_checkpoint(codec: str, path: Path) -> None:
+def make_checkpoint(codec: str, path: Path, overrides: dict | None = None) -> None:
     from vampkit.codecs.fixtures import make_dac_checkpoint, make_lac_checkpoint
 
-    kwargs = dict(PUBLISHED[codec])
+    kwargs = {**PUBLISHED[codec], **(overrides or {})}
     (make_lac_checkpoint if codec == "lac" else make_dac_checkpoint)(path, **kwargs)
 
 
@@ -70,6 +70,8 @@ def main() -> None:
     parser.add_argument("--chunk-seconds", type=float, default=20.0)
     parser.add_argument("--whole-max-minutes", type=float, default=1.0)
     parser.add_argument("--timeout", type=float, default=3600)
+    parser.add_argument("--encoder-dim", type=int, help="narrower than published, to fit long files on a CPU")
+    parser.add_argument("--decoder-dim", type=int, help="narrower than published, to fit long files on a CPU")
     parser.add_argument("--_child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._child:
@@ -78,7 +80,8 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = Path(tmp) / f"{args.codec}.pth"
-        make_checkpoint(args.codec, ckpt)
+        narrow = {k: v for k, v in (("encoder_dim", args.encoder_dim), ("decoder_dim", args.decoder_dim)) if v}
+        make_checkpoint(args.codec, ckpt, narrow)
         for minutes in args.minutes:
             for mode in args.modes:
                 if mode == "whole" and minutes > args.whole_max_minutes:

@@ -1,4 +1,4 @@
-"""Sampler overhead: wall time of sample(steps=N) / (N x one forward pass), same model and batch.
+"""Sampler overhead: wall time of sample(steps=N) / wall time of N forward passes, same model and batch.
 
 Default: the published coarse size (20 layers, width 1280, 20 heads, 4 codebooks) at a 10 s
 context (575 frames), random weights, float32. Example:
@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=575)
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--steps", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=3, help="forward passes timed for the baseline")
+    parser.add_argument("--repeats", type=int, default=3, help="alternating baseline/sampler pairs")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--autocast", default=None, help="bf16 / fp16 on GPU")
     args = parser.parse_args()
@@ -49,25 +49,31 @@ def main() -> None:
         if device.type == "cuda":
             torch.cuda.synchronize()
 
-    with torch.no_grad(), autocast(device, args.autocast):
-        model.logits(masked)  # warm-up (also builds the merged-weight caches)
+    def forwards() -> float:
+        t0 = time.perf_counter()
+        with torch.no_grad(), autocast(device, args.autocast):
+            for _ in range(args.steps):
+                model.logits(masked)
         sync()
-        times = []
-        for _ in range(args.repeats):
-            t0 = time.perf_counter()
-            model.logits(masked)
-            sync()
-            times.append(time.perf_counter() - t0)
-    forward = statistics.median(times)
-    t0 = time.perf_counter()
-    sample(model, prompt, steps=args.steps, generator=g, autocast=args.autocast)
-    sync()
-    total = time.perf_counter() - t0
+        return time.perf_counter() - t0
+
+    def sampling() -> float:
+        t0 = time.perf_counter()
+        sample(model, prompt, steps=args.steps, generator=g, autocast=args.autocast)
+        sync()
+        return time.perf_counter() - t0
+
+    with torch.no_grad():
+        model.logits(masked)  # warm-up (also builds the merged-weight caches)
+    # baseline and sampler alternate, so drifts in machine load hit both alike
+    pairs = [(forwards(), sampling()) for _ in range(args.repeats)]
+    ratios = [s / f for f, s in pairs]
     params = sum(p.numel() for p in model.parameters())
     print(f"device={device} params={params:,} batch={args.batch} frames={args.frames} steps={args.steps} "
-          f"threads={torch.get_num_threads()}")
-    print(f"forward median {forward:.3f} s (of {args.repeats}); sample {total:.3f} s; "
-          f"overhead ratio = {total / (args.steps * forward):.3f}")
+          f"threads={torch.get_num_threads()} repeats={args.repeats}")
+    print(f"{args.steps} forwards: median {statistics.median(f for f, _ in pairs):.3f} s; "
+          f"sample(steps={args.steps}): median {statistics.median(s for _, s in pairs):.3f} s; "
+          f"overhead ratio median {statistics.median(ratios):.3f} (min {min(ratios):.3f}, max {max(ratios):.3f})")
 
 
 if __name__ == "__main__":

@@ -296,7 +296,7 @@ def test_empty_and_missing_and_non_torch_files(tmp_path):
         load_codec(tmp_path / "absent.pth")
     text = tmp_path / "notes.pth"
     text.write_text("hello")
-    with pytest.raises(CheckpointError, match="not a torch checkpoint"):
+    with pytest.raises(CheckpointError, match=r"notes\.pth: not a readable torch checkpoint"):
         load_codec(text)
     other_zip = tmp_path / "other.pth"
     with zipfile.ZipFile(other_zip, "w") as archive:

@@ -241,3 +241,10 @@ def test_a_ten_minute_song_mask_is_built_without_per_frame_loops():
     spec = {"any-of": [{"all-of": ["periodic", {"prefix": {"seconds": 2.0}}]}, {"codebooks": {"keep": 3}}]}
     mask = build_mask_generator(spec)(ctx)
     assert mask.shape == (14, n_frames)
+
+
+def test_wrong_types_are_refused_in_python_too():
+    with pytest.raises(vampkit.ParameterError, match="periodic: period: expected an integer, got 'x'"):
+        Periodic(period="x")
+    with pytest.raises(vampkit.ParameterError, match="prefix: seconds: expected a number"):
+        Prefix(seconds=None)

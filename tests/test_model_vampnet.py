@@ -13,7 +13,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from helpers_models import C2F, COARSE, perturbed_state, reference_logits, tables, write_tiny  # noqa: E402
 
-from vampkit import CheckpointError, Mask, ParameterError, TokenModel, VampNet, plugins  # noqa: E402
+from vampkit import CheckpointError, Mask, ParameterError, TokenModel, VampNet, WeightsUnavailableError, plugins  # noqa: E402
 from vampkit.models import relative_position_buckets  # noqa: E402
 
 UPSTREAM_MAIN_KWARGS = {"n_heads", "n_layers", "r_cond_dim", "n_codebooks", "n_conditioning_codebooks", "latent_dim",
@@ -181,7 +181,7 @@ def test_not_a_checkpoint_and_missing_file_are_refused(tmp_path):
     (tmp_path / "n.pth").write_text("hello, not a checkpoint")
     with pytest.raises(CheckpointError, match=r"n\.pth"):
         VampNet.load(tmp_path / "n.pth", tables())
-    with pytest.raises(CheckpointError, match="not found"):
+    with pytest.raises(WeightsUnavailableError, match=r"absent\.pth: checkpoint file does not exist"):
         VampNet.load(tmp_path / "absent.pth", tables())
 
 

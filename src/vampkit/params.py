@@ -33,8 +33,14 @@ def param(default: Any = attrs.NOTHING, *, doc: str = "", validator: Callable | 
 
 def _check_type(instance: object, attribute: attrs.Attribute, value: Any) -> None:
     expected = attribute.type
-    if isinstance(expected, str):
-        return
+    if isinstance(expected, str):  # postponed annotations: resolve them once, on first use
+        try:
+            attrs.resolve_types(type(instance))
+            expected = attrs.fields_dict(type(instance))[attribute.name].type
+        except Exception:  # noqa: BLE001 - an unresolvable annotation is not checked
+            return
+        if isinstance(expected, str):
+            return
     problem = _type_problem(expected, value)
     if problem:
         raise ParameterError(f"{owner_name(instance)}: {attribute.name}: {problem}")

@@ -1,93 +1,21 @@
-"""Safe reading of codec checkpoints in the audiotools ``{"state_dict", "metadata": {"kwargs"}}``
-format, and strict loading of their tensors into a module: no pickled code ever runs."""
+"""Strict loading of codec checkpoint tensors into a module, and checks of their kwargs.
+
+Reading the file is ``vampkit.checkpoint.read_checkpoint`` (weights only, no pickled code)."""
 
 from __future__ import annotations
 
 import math
-import pickle
-import zipfile
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-import attrs
 import torch
 
-from ..errors import CheckpointError, WeightsUnavailableError
+from ..checkpoint import RawCheckpoint, read_checkpoint
+from ..errors import CheckpointError
+
+__all__ = ["RawCheckpoint", "check_product", "codebook_dims", "load_strict", "positive_int", "positive_ints",
+           "read_checkpoint"]
 
 _LIST_LIMIT = 8
-
-
-@attrs.frozen
-class RawCheckpoint:
-    """A checkpoint's tensors and constructor kwargs, read with ``weights_only=True``."""
-
-    path: Path
-    state_dict: Mapping[str, torch.Tensor]
-    kwargs: Mapping[str, Any]
-    metadata: Mapping[str, Any]
-
-    def has_key_part(self, fragment: str) -> bool:
-        """Whether any state-dict key contains ``fragment``."""
-        return any(fragment in key for key in self.state_dict)
-
-
-def _check_container(path: Path) -> None:
-    if not path.exists():
-        raise WeightsUnavailableError(f"checkpoint '{path}' does not exist")
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint '{path}' is not a file")
-    size = path.stat().st_size
-    if size == 0:
-        raise CheckpointError(f"checkpoint '{path}' is empty (0 bytes)")
-    if not zipfile.is_zipfile(path):
-        with path.open("rb") as handle:
-            head = handle.read(2)
-        if head[:1] == b"\x80":  # legacy (pre-zip) torch.save format: torch.load reads it safely
-            return
-        raise CheckpointError(
-            f"checkpoint '{path}' is not a torch checkpoint: not a zip archive "
-            f"({size} bytes; truncated or corrupt download?)"
-        )
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise CheckpointError(f"checkpoint '{path}' is a corrupt zip archive: {exc}") from exc
-    if any(name.endswith("/data.pkl") or name == "data.pkl" for name in names):
-        return
-    if any(".data/extern_modules" in name or name.endswith(".data/version") for name in names):
-        raise CheckpointError(
-            f"checkpoint '{path}' is a torch.package archive (pickled model and code); vampkit "
-            "only loads plain weight dicts. Re-save it with the model's save(path, package=False)."
-        )
-    raise CheckpointError(f"checkpoint '{path}' is a zip archive without data.pkl: not a torch checkpoint")
-
-
-def read_checkpoint(path: str | Path) -> RawCheckpoint:
-    """Read ``path`` with ``torch.load(weights_only=True)`` and check its layout."""
-    path = Path(path)
-    _check_container(path)
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise CheckpointError(
-            f"checkpoint '{path}' holds objects a weights-only load refuses: {exc}".split("\n")[0]
-        ) from exc
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise CheckpointError(f"checkpoint '{path}' could not be read (truncated or corrupt?): {exc}") from exc
-    if not isinstance(data, Mapping):
-        raise CheckpointError(f"checkpoint '{path}' holds a {type(data).__name__}, not a dict with 'state_dict'")
-    state_dict = data.get("state_dict")
-    if not isinstance(state_dict, Mapping):
-        raise CheckpointError(f"checkpoint '{path}' has no 'state_dict' dict (keys: {sorted(map(str, data))})")
-    for key, value in state_dict.items():
-        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
-            raise CheckpointError(f"checkpoint '{path}': state_dict entry {key!r} is not a named tensor")
-    metadata = data.get("metadata")
-    if not isinstance(metadata, Mapping) or not isinstance(metadata.get("kwargs"), Mapping):
-        raise CheckpointError(f"checkpoint '{path}' has no metadata['kwargs'] (the model's constructor kwargs)")
-    return RawCheckpoint(path, dict(state_dict), dict(metadata["kwargs"]), dict(metadata))
 
 
 def _listing(keys: list[str]) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import TokenModel
-from .checkpoint import read_checkpoint, write_checkpoint
+from ..checkpoint import read_checkpoint, write_checkpoint
 from .layers import relative_position_buckets
 from .vampnet import VampNet
 

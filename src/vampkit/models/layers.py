@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -23,10 +24,10 @@ class _CachedWeight(nn.Module):
     def _sources(self) -> tuple[torch.Tensor, ...]:
         raise NotImplementedError
 
-    def _derive(self) -> torch.Tensor:
+    def _derive(self) -> Any:
         raise NotImplementedError
 
-    def effective_weight(self) -> torch.Tensor:
+    def effective_weight(self) -> Any:
         sources = self._sources()
         if torch.is_grad_enabled() and any(t.requires_grad for t in sources):
             return self._derive()  # differentiable use: no cache
@@ -63,25 +64,36 @@ class LoraLinear(_CachedWeight):
 
 
 class WNConv1x1(_CachedWeight):
-    """Weight-normed 1x1 Conv1d (``weight = g * v / ||v||``), applied as a linear map on ``[.., D]``."""
+    """Weight-normed 1x1 Conv1d (``weight = g * v / ||v||``), applied as a linear map on ``[.., D]``.
 
-    def __init__(self, in_channels: int, out_channels: int) -> None:
+    ``out_order`` (optional) permutes the output channels once, in the cached weight, so the
+    output comes out in the layout its consumer wants without a copy per call; the stored
+    parameters keep the checkpoint's order.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, out_order: torch.Tensor | None = None) -> None:
         super().__init__()
         v = torch.empty(out_channels, in_channels, 1)
         nn.init.kaiming_uniform_(v, a=math.sqrt(5))
         self.bias = nn.Parameter(torch.zeros(out_channels))
         self.weight_g = nn.Parameter(v.norm(dim=(1, 2), keepdim=True))
         self.weight_v = nn.Parameter(v)
+        self.register_buffer("out_order", out_order, persistent=False)
 
     def _sources(self) -> tuple[torch.Tensor, ...]:
-        return (self.weight_g, self.weight_v)
+        return (self.weight_g, self.weight_v, self.bias)
 
-    def _derive(self) -> torch.Tensor:
+    def _derive(self) -> tuple[torch.Tensor, torch.Tensor]:
         v = self.weight_v
-        return (v * (self.weight_g / v.norm(dim=(1, 2), keepdim=True))).squeeze(-1)
+        weight = (v * (self.weight_g / v.norm(dim=(1, 2), keepdim=True))).squeeze(-1)
+        bias = self.bias
+        if self.out_order is not None:
+            weight, bias = weight[self.out_order], bias[self.out_order]
+        return weight.contiguous(), bias.contiguous()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.effective_weight(), self.bias)
+        weight, bias = self.effective_weight()
+        return F.linear(x, weight, bias)
 
 
 class RMSNorm(nn.Module):

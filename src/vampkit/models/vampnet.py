@@ -12,7 +12,7 @@ from torch import nn
 from ..errors import CheckpointError, ParameterError
 from ..mask import Mask
 from .base import masked_codes
-from .checkpoint import read_checkpoint, write_checkpoint
+from ..checkpoint import read_checkpoint, write_checkpoint
 from .layers import CodebookEmbedding, TransformerStack, WNConv1x1
 
 #: frames per model call in upstream's interface: 10 s coarse, 3 s c2f at 44100 Hz / 768 hop
@@ -86,7 +86,10 @@ class VampNet(nn.Module):
         self.embedding = CodebookEmbedding(n_codebooks, latent_dim, embedding_dim)
         self.transformer = TransformerStack(embedding_dim, n_heads, n_layers)
         self.classifier = nn.Module()
-        self.classifier.layers = nn.ModuleList([WNConv1x1(embedding_dim, vocab_size * self.n_predict_codebooks)])
+        # upstream's output channel v * P + c, computed as c * vocab + v: [.., P, vocab] without a copy
+        codebook_major = torch.arange(vocab_size * self.n_predict_codebooks).view(vocab_size, -1).t().reshape(-1)
+        self.classifier.layers = nn.ModuleList(
+            [WNConv1x1(embedding_dim, vocab_size * self.n_predict_codebooks, out_order=codebook_major)])
         self.register_buffer("codebook_tables", torch.empty(0), persistent=False)
 
     # -- construction ---------------------------------------------------------------------
@@ -126,7 +129,8 @@ class VampNet(nn.Module):
         """
         from ..device import resolve_device
 
-        kwargs, state = read_checkpoint(path)
+        checkpoint = read_checkpoint(path)
+        kwargs, state = dict(checkpoint.kwargs), dict(checkpoint.state_dict)
         model = cls.from_kwargs(kwargs, codebook_tables, context_frames=context_frames, source=str(path))
         model.load_upstream_state_dict(state, source=str(path))
         return model.to(resolve_device(device)).eval()
@@ -193,24 +197,24 @@ class VampNet(nn.Module):
         return self.embedding.out_proj.weight.device
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
-        """Codes ``[B, C, T]`` (MASK allowed) -> raw classifier output ``[B, T, vocab, P]``."""
+        """Codes ``[B, C, T]`` (MASK allowed) -> classifier output ``[B, T, P, vocab]``."""
         if self.codebook_tables.numel() == 0:
             raise ParameterError("VampNet needs the codec's codebook tables: pass codebook_tables to load()")
         x = self.embedding(self.embedding.latents(codes, self.codebook_tables.to(self.device)))
         x = self.classifier.layers[0](self.transformer(x))
-        return x.view(codes.shape[0], codes.shape[2], self.vocab_size, self.n_predict_codebooks)
+        return x.view(codes.shape[0], codes.shape[2], self.n_predict_codebooks, self.vocab_size)
 
     def logits(self, codes: torch.Tensor, mask: Mask | None = None) -> torch.Tensor:
         """Scores ``[B, n_predict_codebooks, T, vocab]`` (see ``vampkit.TokenModel``)."""
         codes = masked_codes(self, codes, mask)
         if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) > self.mask_token):
             raise ParameterError(f"vampnet: codes must lie in [0, {self.mask_token}] ({self.mask_token} = MASK)")
-        return self(codes.to(self.device)).permute(0, 3, 1, 2)
+        return self(codes.to(self.device)).transpose(1, 2)
 
     def upstream_logits(self, codes: torch.Tensor) -> torch.Tensor:
         """Upstream's layout ``[B, vocab, T * P]`` (position ``t * P + c``), for comparisons."""
         out = self(masked_codes(self, codes, None).to(self.device))
-        return out.permute(0, 2, 1, 3).reshape(codes.shape[0], self.vocab_size, -1)
+        return out.reshape(codes.shape[0], -1, self.vocab_size).transpose(1, 2)
 
 
 def _few(items: list[str], n: int = 6) -> str:

@@ -17,7 +17,8 @@ import attrs
 import torch
 
 from ..prompt import Prompt
-from ..recipes.schema import SamplingSpec, WeightsSpec
+from ..recipes.schema import WeightsSpec
+from ..sampling.settings import SamplingSettings
 
 
 @attrs.frozen
@@ -52,7 +53,7 @@ class Engine(Protocol):
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor: ...
 
-    def vamp(self, prompt: Prompt, *, coarse: SamplingSpec, c2f: SamplingSpec,
+    def vamp(self, prompt: Prompt, *, coarse: SamplingSettings, c2f: SamplingSettings,
              generator: torch.Generator, progress: Callable[[int], None] | None = None) -> torch.Tensor: ...
 
 
@@ -135,12 +136,11 @@ class VampNetEngine:
             audio = audio * db_to_gain(self._loudness - TARGET_LUFS)
         return limit_peak(audio)
 
-    def vamp(self, prompt: Prompt, *, coarse: SamplingSpec, c2f: SamplingSpec,
+    def vamp(self, prompt: Prompt, *, coarse: SamplingSettings, c2f: SamplingSettings,
              generator: torch.Generator, progress: Callable[[int], None] | None = None) -> torch.Tensor:
-        from ..sampling import SamplingSettings, vamp
+        from ..sampling import vamp
 
         step = (lambda _i, _total: progress(1)) if progress is not None else None
         return vamp(self.coarse, self.c2f, prompt.with_codes(prompt.codes.to(self.device)),
-                    coarse_settings=SamplingSettings(**attrs.asdict(coarse)),
-                    c2f_settings=SamplingSettings(**attrs.asdict(c2f)),
+                    coarse_settings=coarse, c2f_settings=c2f,
                     generator=generator, progress=step)

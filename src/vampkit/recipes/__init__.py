@@ -9,14 +9,13 @@ from .loader import (
     resolve_recipe_path,
     shipped_recipes,
 )
-from .schema import DEFAULT_PIPELINE, DEFAULT_TEMPLATE, OutputSpec, Recipe, SamplingSpec, StageSpec, WeightsSpec
+from .schema import DEFAULT_PIPELINE, DEFAULT_TEMPLATE, OutputSpec, Recipe, StageSpec, WeightsSpec
 
 __all__ = [
     "DEFAULT_PIPELINE",
     "DEFAULT_TEMPLATE",
     "OutputSpec",
     "Recipe",
-    "SamplingSpec",
     "SourceMap",
     "StageSpec",
     "WeightsSpec",

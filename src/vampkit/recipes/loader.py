@@ -22,13 +22,13 @@ from ..errors import ParameterError, RecipeError, UnknownNameError
 from ..masks import build_mask_generator
 from ..naming import did_you_mean
 from ..params import _type_problem, build, resolved_fields
+from ..sampling.settings import SamplingSettings
 from .schema import (
     DEFAULT_PIPELINE,
     TEMPLATE_FIELDS,
     OutputSpec,
     Path,
     Recipe,
-    SamplingSpec,
     StageSpec,
     WeightsSpec,
     default_c2f,
@@ -353,8 +353,8 @@ def recipe_from_data(data: Any, src: SourceMap, *, default_name: str = "recipe")
     device = _expect(data.get("device", "auto"), ("device",), src, str, "a device name (auto, cpu, cuda, mps)")
     output = _section(OutputSpec, data.get("output"), ("output",), src)
     _template(output, src)
-    sampling = _section(SamplingSpec, data.get("sampling"), ("sampling",), src)
-    c2f = _section(SamplingSpec, data.get("c2f"), ("c2f",), src, base=default_c2f())
+    sampling = _section(SamplingSettings, data.get("sampling"), ("sampling",), src)
+    c2f = _section(SamplingSettings, data.get("c2f"), ("c2f",), src, base=default_c2f())
     analysis = _check_mapping(data.get("analysis"), ("analysis",), src, "analysis options")
     for key in analysis:
         if key not in ANALYSIS_KEYS:

@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 
 from ..params import param
+from ..sampling.settings import SamplingSettings
 
 Path = tuple[Any, ...]
 
@@ -31,23 +32,9 @@ def _top_p(_instance: object, attribute: attrs.Attribute, value: Any) -> None:
         raise ValueError(f"must be in (0, 1], got {value}")
 
 
-@attrs.frozen
-class SamplingSpec:
-    """Sampler settings of one stage (coarse or coarse-to-fine), upstream names and defaults."""
-
-    name = "sampling"
-
-    steps: int = param(12, doc="sampling passes (upstream main: 12; the paper's demo: 36)", validator=_positive)
-    temperature: float = param(1.0, doc="sampling temperature", validator=_non_negative)
-    mask_temperature: float = param(10.5, doc="Gumbel noise scale of re-masking", validator=_non_negative)
-    sample_cutoff: float = param(1.0, doc="steps past this fraction take the argmax")
-    top_p: float | None = param(None, doc="nucleus filtering (null: off)", validator=_top_p)
-    typical_filtering: bool = param(False, doc="typical filtering (upstream: no effect)")
-
-
-def default_c2f() -> SamplingSpec:
+def default_c2f() -> SamplingSettings:
     """Upstream ``main`` runs coarse-to-fine with 2 steps and default settings."""
-    return SamplingSpec(steps=2)
+    return SamplingSettings(steps=2)
 
 
 @attrs.frozen
@@ -102,8 +89,8 @@ class Recipe:
     variations: int
     device: str
     mask: Any  # a vampkit.MaskGenerator
-    sampling: SamplingSpec
-    c2f: SamplingSpec
+    sampling: SamplingSettings
+    c2f: SamplingSettings
     analysis: Mapping[str, Any]
     pipeline: tuple[StageSpec, ...]
     data: Mapping[str, Any] = attrs.field(repr=False)

@@ -1,51 +1,70 @@
-"""``SamplingSettings``: the sampler's knobs as one value, with upstream VampNet's defaults."""
+"""``SamplingSettings``: the sampler's knobs as one value, with upstream VampNet's defaults.
+
+The same value is a recipe's ``sampling`` and ``c2f`` sections, so a knob is declared,
+documented and validated once.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
 from ..errors import ParameterError
+from ..params import owner_name, param
+
+TOKEN_DRAWS = ("upstream", "inverse-cdf")
 
 
-def _check(instance: "SamplingSettings") -> None:
-    if not isinstance(instance.steps, int) or isinstance(instance.steps, bool) or instance.steps < 1:
-        raise ParameterError(f"sampling: steps must be a positive integer, got {instance.steps!r}")
-    if instance.temperature < 0:
-        raise ParameterError(f"sampling: temperature must be >= 0, got {instance.temperature}")
-    if instance.mask_temperature < 0:
-        raise ParameterError(f"sampling: mask_temperature must be >= 0, got {instance.mask_temperature}")
-    if instance.top_p is not None and not 0 < instance.top_p <= 1:
-        raise ParameterError(f"sampling: top_p must lie in (0, 1], got {instance.top_p}")
-    if instance.top_k is not None and (isinstance(instance.top_k, bool) or instance.top_k < 1):
-        raise ParameterError(f"sampling: top_k must be a positive integer, got {instance.top_k}")
-    if not 0 < instance.typical_mass <= 1:
-        raise ParameterError(f"sampling: typical_mass must lie in (0, 1], got {instance.typical_mass}")
-    if instance.typical_min_tokens < 1:
-        raise ParameterError(f"sampling: typical_min_tokens must be >= 1, got {instance.typical_min_tokens}")
+def _fail(attribute: attrs.Attribute, message: str) -> None:
+    raise ParameterError(f"sampling: {attribute.name} {message}")
+
+
+def _positive_int(_instance: object, attribute: attrs.Attribute, value: Any) -> None:
+    if isinstance(value, int) and value < 1:
+        _fail(attribute, f"must be a positive integer, got {value!r}")
+
+
+def _non_negative(_instance: object, attribute: attrs.Attribute, value: Any) -> None:
+    if value < 0:
+        _fail(attribute, f"must be >= 0, got {value}")
+
+
+def _unit_interval(_instance: object, attribute: attrs.Attribute, value: Any) -> None:
+    if value is not None and not 0 < value <= 1:
+        _fail(attribute, f"must lie in (0, 1], got {value}")
+
+
+def _optional_positive(_instance: object, attribute: attrs.Attribute, value: Any) -> None:
+    if value is not None and value < 1:
+        _fail(attribute, f"must be a positive integer, got {value}")
 
 
 @attrs.frozen
 class SamplingSettings:
-    """Knobs of ``vampkit.sampling.sample``, named and defaulted as upstream ``main``'s ``generate``.
+    """Knobs of ``vampkit.sample``, named and defaulted as upstream ``main``'s ``generate``.
 
     ``typical_filtering`` defaults to off: upstream's is on by default but does nothing, so
-    off is what upstream really does. ``top_k`` is ours (upstream never sets it).
+    off is what upstream really does. ``top_k`` and ``draw`` are ours.
     """
 
-    steps: int = 12
-    temperature: float = attrs.field(default=1.0, converter=float)
-    mask_temperature: float = attrs.field(default=10.5, converter=float)
-    sample_cutoff: float = attrs.field(default=1.0, converter=float)
-    top_p: float | None = attrs.field(default=None, converter=attrs.converters.optional(float))
-    top_k: int | None = attrs.field(default=None, converter=attrs.converters.optional(int))
-    typical_filtering: bool = False
-    typical_mass: float = attrs.field(default=0.15, converter=float)
-    typical_min_tokens: int = attrs.field(default=1, converter=int)
+    name = "sampling"
 
-    def __attrs_post_init__(self) -> None:
-        _check(self)
+    steps: int = param(12, doc="sampling passes, one forward each (upstream main: 12; the paper's demo: 36)",
+                       validator=_positive_int)
+    temperature: float = param(1.0, doc="divides the logits before the softmax (0: plain softmax)",
+                               validator=_non_negative)
+    mask_temperature: float = param(10.5, doc="scale of the Gumbel noise when ranking confidences, annealed to 0",
+                                    validator=_non_negative)
+    sample_cutoff: float = param(1.0, doc="steps past this fraction of the run take the argmax")
+    top_p: float | None = param(None, doc="nucleus filtering (null: off)", validator=_unit_interval)
+    top_k: int | None = param(None, doc="keep the k most likely tokens (null: off)", validator=_optional_positive)
+    typical_filtering: bool = param(False, doc="locally typical filtering (upstream's is a no-op)")
+    typical_mass: float = param(0.15, doc="probability mass typical filtering keeps", validator=_unit_interval)
+    typical_min_tokens: int = param(1, doc="tokens typical filtering always keeps", validator=_positive_int)
+    draw: Literal["upstream", "inverse-cdf"] = param(
+        "upstream", doc="token draw: 'upstream' (torch.multinomial: upstream's random stream, bit-exact "
+                        "seeded runs) or 'inverse-cdf' (same distribution, one uniform per position: faster on CPU)")
 
     def as_kwargs(self) -> dict[str, Any]:
         """The knobs as keyword arguments of ``sample``."""
@@ -54,5 +73,5 @@ class SamplingSettings:
     def replace(self, **changes: Any) -> "SamplingSettings":
         unknown = set(changes) - set(attrs.fields_dict(SamplingSettings))
         if unknown:
-            raise ParameterError(f"sampling: unknown setting(s) {', '.join(sorted(unknown))}")
+            raise ParameterError(f"{owner_name(self)}: unknown setting(s) {', '.join(sorted(unknown))}")
         return attrs.evolve(self, **changes)

@@ -1,0 +1,117 @@
+"""Reading and writing checkpoints in audiotools' format without ever unpickling code.
+
+Upstream VampNet's models and codecs (LAC, DAC) are all saved by audiotools'
+``BaseModel.save``: ``torch.save`` of ``{"state_dict": {key: tensor}, "metadata":
+{"kwargs": {...}}}``. This module is the one reader for all of them.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from collections import OrderedDict
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import torch
+
+from .errors import CheckpointError, WeightsUnavailableError
+
+
+@attrs.frozen
+class RawCheckpoint:
+    """A checkpoint's tensors and constructor kwargs, read with ``weights_only=True``."""
+
+    path: Path
+    state_dict: Mapping[str, torch.Tensor]
+    kwargs: Mapping[str, Any]
+    metadata: Mapping[str, Any]
+
+    def has_key_part(self, fragment: str) -> bool:
+        """Whether any state-dict key contains ``fragment``."""
+        return any(fragment in key for key in self.state_dict)
+
+
+def read_checkpoint(path: str | os.PathLike) -> RawCheckpoint:
+    """Read ``path`` with ``torch.load(weights_only=True)`` and check its layout.
+
+    A missing file is ``WeightsUnavailableError``; anything unreadable, unsafe (pickled
+    objects, a ``torch.package`` archive) or not in the format is ``CheckpointError``.
+    """
+    path = Path(path)
+    _check_container(path)
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"{path}: refused to load: the file holds pickled objects that a weights-only load does not "
+            f"accept (they could run code). Only load checkpoints you trust through their own tools. "
+            f"Detail: {_first_line(exc)}"
+        ) from exc
+    except Exception as exc:  # noqa: BLE001 - any other failure of the reader
+        raise CheckpointError(
+            f"{path}: not a readable torch checkpoint (truncated or corrupt?): {_first_line(exc)}"
+        ) from exc
+    if not isinstance(data, Mapping):
+        raise CheckpointError(f"{path}: expected a dict with 'state_dict' and 'metadata', got {type(data).__name__}")
+    if "state_dict" not in data:
+        found = ", ".join(map(repr, list(data)[:8])) or "none"
+        raise CheckpointError(f"{path}: no 'state_dict' key in the checkpoint (top-level keys: {found})")
+    state = data["state_dict"]
+    if not isinstance(state, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise CheckpointError(f"{path}: 'state_dict' must map parameter names to tensors")
+    if "metadata" not in data:
+        raise CheckpointError(f"{path}: no 'metadata' key: metadata['kwargs'] (the constructor kwargs) is missing")
+    metadata = data["metadata"]
+    if not isinstance(metadata, Mapping) or not isinstance(metadata.get("kwargs"), Mapping):
+        raise CheckpointError(f"{path}: no metadata['kwargs'] dict (the model's constructor kwargs)")
+    return RawCheckpoint(path, dict(state), dict(metadata["kwargs"]), dict(metadata))
+
+
+def write_checkpoint(path: str | os.PathLike, state: Mapping[str, torch.Tensor], kwargs: Mapping[str, Any]) -> None:
+    """Write ``state`` and ``kwargs`` in audiotools' format (zip ``torch.save``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": OrderedDict(state), "metadata": {"kwargs": dict(kwargs)}}, path)
+
+
+def _check_container(path: Path) -> None:
+    """Cheap checks before unpickling: exists, not empty, a torch zip (not a torch.package)."""
+    if not path.exists():
+        raise WeightsUnavailableError(f"{path}: checkpoint file does not exist")
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint is not a file")
+    size = path.stat().st_size
+    if size == 0:
+        raise CheckpointError(f"{path}: checkpoint file is empty (0 bytes)")
+    if not zipfile.is_zipfile(path):
+        with path.open("rb") as handle:
+            if handle.read(1) == b"\x80":  # legacy (pre-zip) torch.save: torch.load reads it safely
+                return
+        raise CheckpointError(
+            f"{path}: not a readable torch checkpoint: not a zip archive ({size} bytes; truncated or "
+            f"corrupt download?)"
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise CheckpointError(f"{path}: not a readable torch checkpoint: corrupt zip archive: {exc}") from exc
+    if any(name.endswith("/data.pkl") or name == "data.pkl" for name in names):
+        return
+    if any(".data/extern_modules" in name or name.endswith(".data/version") for name in names):
+        raise CheckpointError(
+            f"{path}: a torch.package archive (pickled model and code); vampkit only loads plain weight "
+            f"dicts. Re-save it with the model's save(path, package=False)."
+        )
+    raise CheckpointError(f"{path}: a zip archive without data.pkl: not a readable torch checkpoint")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
