@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 
 import click
 
@@ -273,6 +274,9 @@ def example_command(path: str, seconds: float, bpm: float) -> None:
 
 
 def main() -> None:
+    # descript-audio-codec's layers use torch's legacy weight_norm on purpose (its checkpoint key
+    # names); torch's deprecation notice about it says nothing a vampkit user can act on
+    warnings.filterwarnings("ignore", message=r".*weight_norm.*deprecated", category=FutureWarning)
     cli(prog_name="vampkit")
 
 
