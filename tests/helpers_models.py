@@ -142,3 +142,13 @@ def rowwise_random(vocab: int = 16, n_codebooks: int = 4, n_conditioning: int = 
         return (ctx + weights[: c - n_conditioning, None, :].view(1, c - n_conditioning, 1, vocab)) * 0.5
 
     return ToyModel(fn, n_codebooks, n_conditioning, vocab)
+
+
+def write_tiny_set(root: Path) -> dict[str, str]:
+    """Tiny coarse, c2f and LAC codec files that fit together, each in its upstream format."""
+    from vampkit.codecs.fixtures import make_lac_checkpoint
+
+    codec = make_lac_checkpoint(root / "codec.pth", n_codebooks=14, codebook_size=TINY["vocab_size"])
+    coarse = write_tiny(root / "coarse.pth", dict(TINY, n_codebooks=4, n_conditioning_codebooks=0), seed=1)
+    c2f = write_tiny(root / "c2f.pth", dict(TINY, n_codebooks=14, n_conditioning_codebooks=4), seed=2)
+    return {"coarse": str(coarse), "c2f": str(c2f), "codec": str(codec)}

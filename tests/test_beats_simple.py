@@ -8,19 +8,8 @@ from vampkit import AnalysisError, AudioError, ParameterError, plugins
 from vampkit.beats.base import mono
 from vampkit.beats.simple import SimpleTracker
 from vampkit.params import build
+from signals import SR, click_track
 
-SR = 44100
-
-
-def click_track(bpm, seconds=10.0, start=0.25):
-    times = np.arange(start, seconds - 0.05, 60.0 / bpm)
-    out = np.zeros(int(seconds * SR), dtype=np.float32)
-    t = np.arange(int(0.03 * SR)) / SR
-    click = (np.sin(2 * np.pi * 1000 * t) * np.exp(-t / 0.005)).astype(np.float32)
-    for at in times:
-        i = int(round(at * SR))
-        out[i:i + len(click)] += click[:len(out) - i]
-    return 0.5 * out, times
 
 
 @pytest.mark.parametrize("bpm", [90, 97, 120, 140])

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers_models import TINY, write_tiny
-from vampkit.codecs.fixtures import make_lac_checkpoint
+from helpers_models import write_tiny_set
 
 VAMPKIT = str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "vampkit")
 
@@ -23,13 +22,11 @@ def vampkit(*args, cwd, env=None):
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
-    codec = make_lac_checkpoint(root / "codec.pth", n_codebooks=14, codebook_size=TINY["vocab_size"])
-    coarse = write_tiny(root / "coarse.pth", dict(TINY, n_codebooks=4, n_conditioning_codebooks=0), seed=1)
-    c2f = write_tiny(root / "c2f.pth", dict(TINY, n_codebooks=14, n_conditioning_codebooks=4), seed=2)
+    files = write_tiny_set(root)
     (root / "in").mkdir()
     assert vampkit("example", "in/groove.wav", "--seconds", "1.2", cwd=root).returncode == 0
     (root / "in" / "corrupt.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunk")
-    return root, f"{coarse},{c2f},{codec}"
+    return root, f"{files['coarse']},{files['c2f']},{files['codec']}"
 
 
 def test_validate_reports_file_line_column_and_key(setup):

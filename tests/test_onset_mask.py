@@ -9,20 +9,9 @@ from hypothesis import strategies as st
 from vampkit import AnalysisError, MaskContext, ParameterError, UnknownNameError, build_mask_generator
 from vampkit.beats.analyses import OnsetsAnalysis
 from vampkit.masks.beat import Onset
+from signals import SR, click_track
 
 PROPS = settings(max_examples=60, deadline=None)
-SR = 44100
-
-
-def click_track(bpm=120.0, seconds=6.0, start=0.25):
-    times = np.arange(start, seconds - 0.05, 60.0 / bpm)
-    out = np.zeros(int(seconds * SR), dtype=np.float32)
-    t = np.arange(int(0.03 * SR)) / SR
-    click = (np.sin(2 * np.pi * 1000 * t) * np.exp(-t / 0.005)).astype(np.float32)
-    for at in times:
-        i = int(round(at * SR))
-        out[i:i + len(click)] += click[:len(out) - i]
-    return 0.5 * out, times
 
 
 def kept(mask):
@@ -68,7 +57,7 @@ def test_bad_onset_parameters_name_the_generator_and_parameter(params, bad):
 
 
 def test_simple_onsets_find_the_clicks(tmp_path):
-    audio, times = click_track()
+    audio, times = click_track(seconds=6.0)
     found = np.asarray(OnsetsAnalysis()(audio, SR, detector="simple", cache_dir=tmp_path))
     assert len(found) == len(times)
     assert np.abs(found - times).max() < 0.03
@@ -84,7 +73,7 @@ def test_unknown_onset_detector_is_named():
 def test_madmom_onsets_are_in_seconds_at_the_true_frame_rate(tmp_path):
     """Upstream gave the peak picker the token rate (57.4 fps) instead of 100 fps, which
     stretched onset times by 100/57.4; here they land on the clicks."""
-    audio, times = click_track()
+    audio, times = click_track(seconds=6.0)
     found = np.asarray(OnsetsAnalysis()(audio, SR, cache_dir=tmp_path))
     assert len(found) == len(times)
     assert np.abs(found - times).max() < 0.02

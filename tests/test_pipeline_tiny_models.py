@@ -9,8 +9,7 @@ import pytest
 import soundfile
 import torch
 
-from helpers_models import TINY, write_tiny
-from vampkit.codecs.fixtures import make_lac_checkpoint
+from helpers_models import write_tiny_set
 from vampkit.examples import write_groove
 from vampkit.pipeline import run_recipe
 from vampkit.recipes import load_recipe, shipped_recipes
@@ -28,10 +27,7 @@ PER_RECIPE = {
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
     root = tmp_path_factory.mktemp("weights")
-    codec = make_lac_checkpoint(root / "codec.pth", n_codebooks=14, codebook_size=TINY["vocab_size"])
-    coarse = write_tiny(root / "coarse.pth", dict(TINY, n_codebooks=4, n_conditioning_codebooks=0), seed=1)
-    c2f = write_tiny(root / "c2f.pth", dict(TINY, n_codebooks=14, n_conditioning_codebooks=4), seed=2)
-    return {"coarse": str(coarse), "c2f": str(c2f), "codec": str(codec)}
+    return write_tiny_set(root)
 
 
 @pytest.fixture(scope="module")
