@@ -176,3 +176,23 @@ def test_span_frames_is_the_union_of_python_slices(n_frames, spans, edges):
             for j in range(max(s, 0), min(s + w, n_frames)):
                 expected[j] = True
     assert span_frames(n_frames, starts, stops, edges).tolist() == expected
+
+
+@PROPS
+@given(beat_lists(), st.floats(0.0, 1.0), st.integers(0, 2**31 - 1))
+def test_dropout_only_thins_the_beat_windows_and_is_seeded(case, p, seed):
+    n_frames, sr, hop, times, downbeats = case
+    beats = Beats(times=times, downbeats=downbeats)
+
+    def ctx():
+        return MaskContext(n_codebooks=3, n_frames=n_frames, sample_rate=sr, hop_length=hop, seed=seed,
+                           analyses={"beats": lambda: beats})
+
+    full = kept(Beat()(ctx()))
+    thinned = kept(Beat(dropout=p)(ctx()))
+    assert all(f or not t for f, t in zip(full, thinned))  # nothing kept outside the windows
+    assert thinned == kept(Beat(dropout=p)(ctx()))
+    if p == 1.0:
+        assert not any(thinned)
+    if p == 0.0:
+        assert thinned == full

@@ -22,7 +22,7 @@ from ..context import MaskContext
 from ..errors import AnalysisError
 from ..mask import Mask
 from ..params import param
-from .validators import non_negative, positive
+from .validators import non_negative, positive, probability
 
 Edges = Literal["upstream", "clamp"]
 
@@ -70,6 +70,8 @@ class Beat:
     every: int = param(1, doc="keep every Nth of the selected beats, starting with the first", validator=positive)
     edges: Edges = param("upstream", doc="a window starting before frame 0: 'upstream' (Python slice, "
                          "usually empty) or 'clamp' (start at frame 0)")
+    dropout: float = param(0.0, doc="generate each frame of the beat windows with this probability "
+                                    "(seeded; upstream make_beat_mask's dropout)", validator=probability)
 
     def selected_times(self, ctx: MaskContext) -> np.ndarray:
         """Beat times (s) this generator keeps around, from ``ctx.beats``."""
@@ -91,6 +93,8 @@ class Beat:
         before = ctx.seconds_to_frames(self.before)
         after = ctx.seconds_to_frames(self.after)
         kept = span_frames(ctx.n_frames, frames - before, frames + after, self.edges)
+        if self.dropout > 0:
+            kept &= torch.rand(ctx.n_frames, generator=ctx.generator) >= self.dropout
         return Mask(ctx.frames_mask(kept))
 
 
