@@ -15,6 +15,6 @@ pip=("$tmp/venv/bin/python" -m pip --disable-pip-version-check -q)
 {
   echo "# Versions CI installs (pip constraints for scripts/setup.sh; regenerate with scripts/lock.sh)."
   echo "# torch is not here: setup.sh installs torch==2.13.0 (CPU) only when the venv has none."
-  "$tmp/venv/bin/python" -m pip freeze --all | grep -viE '^(torch|vampkit|pip)==' | sort -f
+  "$tmp/venv/bin/python" -m pip freeze --all | grep -viE '^(torch|pip)==|^vampkit( |=)' | sort -f
 } > requirements/lock.txt
 echo "wrote requirements/lock.txt"
