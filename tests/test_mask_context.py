@@ -48,3 +48,16 @@ def test_audio_is_loaded_lazily():
 def test_an_empty_grid_is_refused():
     with pytest.raises(vampkit.ParameterError, match="at least one"):
         MaskContext(n_codebooks=4, n_frames=0)
+
+
+def test_units_can_be_given_as_a_frame_rate():
+    ctx = MaskContext(n_codebooks=14, n_frames=600, frame_rate=44100 / 768)
+    assert ctx.hop_length == 768 and ctx.frame_rate == 44100 / 768
+    assert ctx.seconds_to_frames(10.0) == 575
+    dac = MaskContext(n_codebooks=9, n_frames=100, sample_rate=44100, frame_rate=86.13)
+    assert dac.hop_length == 512
+
+
+def test_a_frame_rate_that_contradicts_the_hop_is_refused():
+    with pytest.raises(vampkit.ParameterError, match="frame_rate 50.0 does not match"):
+        MaskContext(n_codebooks=1, n_frames=4, sample_rate=44100, hop_length=768, frame_rate=50.0)

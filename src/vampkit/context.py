@@ -18,12 +18,21 @@ def _generator_from_seed(seed: int) -> torch.Generator:
     return generator
 
 
+def _hop_for(sample_rate: int, frame_rate: float) -> int:
+    if frame_rate <= 0:
+        raise ParameterError(f"frame_rate must be positive, got {frame_rate}")
+    return max(1, round(sample_rate / frame_rate))
+
+
 @attrs.frozen
 class MaskContext:
     """The token grid's size and units, a seeded RNG, and lazy access to audio and analyses.
 
-    Generators draw random numbers only from ``generator`` (a CPU ``torch.Generator`` seeded
-    with ``seed``), never from global RNG state, so one seed gives one mask. Audio and
+    The units are ``sample_rate`` and ``hop_length`` (samples per frame; default 768, VampNet's
+    codec) or, equivalently, ``frame_rate=`` (frames per second, keyword only), from which the
+    hop is derived; both are readable afterwards. Generators draw random numbers only from
+    ``generator`` (a CPU ``torch.Generator`` seeded with ``seed``), never from global RNG
+    state, so one seed gives one mask. Audio and
     analyses (``"beats"``, ``"onsets"``, or anything a plugin supplies) are computed on first
     access and cached for the life of the context.
     """
@@ -31,8 +40,9 @@ class MaskContext:
     n_codebooks: int = attrs.field(converter=int)
     n_frames: int = attrs.field(converter=int)
     sample_rate: int = attrs.field(default=44100, converter=int)
-    hop_length: int = attrs.field(default=768, converter=int)
+    hop_length: int = attrs.field(default=None, converter=attrs.converters.optional(int))
     seed: int = attrs.field(default=0, converter=int)
+    frame_rate: float = attrs.field(default=None, kw_only=True, converter=attrs.converters.optional(float))
     device: torch.device = attrs.field(default="cpu", converter=torch.device)
     audio_loader: Callable[[], torch.Tensor] | None = attrs.field(default=None, repr=False)
     analyses: Mapping[str, Callable[[], Any]] = attrs.field(factory=dict, repr=False)
@@ -44,18 +54,22 @@ class MaskContext:
         return _generator_from_seed(self.seed)
 
     def __attrs_post_init__(self) -> None:
+        # the grid's units: a hop (samples per frame), or a frame rate that gives a whole hop
+        hop, rate = self.hop_length, self.frame_rate
+        if hop is None:
+            hop = 768 if rate is None else _hop_for(self.sample_rate, rate)
+        if hop < 1 or self.sample_rate < 1:
+            raise ParameterError("sample_rate and hop_length must be positive")
+        if rate is not None and abs(self.sample_rate / hop - rate) > 1e-3 * rate:
+            raise ParameterError(
+                f"frame_rate {rate} does not match sample_rate {self.sample_rate} / hop_length {hop}")
+        object.__setattr__(self, "hop_length", hop)
+        object.__setattr__(self, "frame_rate", self.sample_rate / hop)
         if self.n_codebooks < 1 or self.n_frames < 1:
             raise ParameterError(
                 f"a mask needs at least one codebook and one frame, got "
                 f"{self.n_codebooks} codebooks x {self.n_frames} frames"
             )
-        if self.sample_rate < 1 or self.hop_length < 1:
-            raise ParameterError("sample_rate and hop_length must be positive")
-
-    @property
-    def frame_rate(self) -> float:
-        """Token frames per second (``sample_rate / hop_length``)."""
-        return self.sample_rate / self.hop_length
 
     @property
     def duration(self) -> float:
