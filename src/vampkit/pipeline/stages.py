@@ -135,8 +135,10 @@ def run_model(state: State, env: Env, codes: torch.Tensor, mask, label: str) -> 
     recipe = state.recipe
     progress = env.progress(label, recipe.sampling.steps + recipe.c2f.steps)
     with env.timed("vamp"):
+        # the sampler draws on the model's device: the generator must live there too
+        generator = state.generator(getattr(env.engine, "device", "cpu"))
         out = env.engine.vamp(prompt, coarse=recipe.sampling, c2f=recipe.c2f,
-                              generator=state.generator(), progress=progress)
+                              generator=generator, progress=progress)
     return out if out.dim() == 3 else out.unsqueeze(0)
 
 
