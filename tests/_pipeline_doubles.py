@@ -28,7 +28,11 @@ class FillEngine:
 
     def vamp(self, prompt, *, coarse, c2f, generator, progress=None):  # noqa: ANN001
         self.calls.append((prompt.n_frames, prompt.kept_fraction()))
-        fill = torch.randint(0, self.geometry.codebook_size, prompt.codes.shape, generator=generator)
+        generators = generator if isinstance(generator, list) else [generator]
+        assert len(generators) in (1, prompt.batch_size)
+        fill = torch.cat([torch.randint(0, self.geometry.codebook_size, (1, *prompt.codes.shape[1:]), generator=g)
+                          for g in generators]) if len(generators) > 1 else torch.randint(
+            0, self.geometry.codebook_size, prompt.codes.shape, generator=generators[0])
         if progress is not None:
             progress(coarse.steps + c2f.steps)
         return torch.where(prompt.batched_mask().tensor, fill, prompt.codes)

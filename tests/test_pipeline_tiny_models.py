@@ -66,3 +66,27 @@ def test_prompt_tokens_survive_into_the_output_codes(weights, groove, tmp_path):
         kept = ~state.mask.tensor
         assert torch.equal(state.out_codes[0][kept], state.codes[0][kept])
         assert state.out_codes.shape == state.codes.shape
+
+
+def test_variations_sampled_together_equal_each_sampled_alone(weights, groove, tmp_path):
+    from vampkit.pipeline.engine import VampNetEngine
+    from vampkit.pipeline.stages import Encode, Load, MaskStage, Vamp
+    from vampkit.pipeline.state import Env, State
+    from vampkit.weights import resolve_weights
+
+    engine = VampNetEngine(resolve_weights(",".join(weights[k] for k in ("coarse", "c2f", "codec"))), "cpu")
+    env = Env(out_dir=tmp_path)
+    env._engine = engine
+    recipe = load_recipe("loop-variation", FAST)
+
+    def vamped(states):
+        for stage in (Load(), Encode(), MaskStage(), Vamp()):
+            states = stage(states, env)
+        return states
+
+    together = vamped([State(input=groove, recipe=recipe, seed=3, variation=v) for v in range(3)])
+    for v in range(3):
+        (alone,) = vamped([State(input=groove, recipe=recipe, seed=3, variation=v)])
+        assert torch.equal(together[v].mask.tensor, alone.mask.tensor)
+        assert torch.equal(together[v].out_codes, alone.out_codes)
+    assert not torch.equal(together[0].out_codes, together[1].out_codes)  # variations do differ

@@ -12,12 +12,13 @@ from pathlib import Path
 import attrs
 import torch
 
+from ..audio import load_audio, resample, save_audio
 from ..context import MaskContext
 from ..errors import ParameterError, RecipeError
+from ..mask import Mask
 from ..masks.validators import non_negative
 from ..params import param
 from ..prompt import Prompt
-from ..audio import load_audio, resample, save_audio
 from .state import Env, State
 
 DRY_RUN_SKIPS = "skipped in a dry run"
@@ -128,36 +129,69 @@ def prompt_measures(mask, env: Env) -> dict:  # noqa: ANN001
             "bitrate": mask.bitrate(geometry.frame_rate, geometry.codebook_size)}
 
 
+#: Rows sampled together at most: variations of one input share a batched forward per step.
+MAX_BATCH = 8
+
+
 def run_model(state: State, env: Env, codes: torch.Tensor, mask, label: str) -> torch.Tensor:  # noqa: ANN001
     """One call of the engine's vamp on a grid: prompt tokens kept where ``mask`` is False."""
+    return run_batch([state], env, codes, mask, label)
+
+
+def run_batch(states: list[State], env: Env, codes: torch.Tensor, mask, label: str) -> torch.Tensor:  # noqa: ANN001
+    """The engine's vamp on a batch of grids ``codes [B, C, T]``, row b seeded by ``states[b]``.
+
+    Each row has its own generator, so a row equals the same state sampled alone.
+    """
     geometry = env.geometry
+    codes = codes if codes.dim() == 3 else codes.unsqueeze(0)
     prompt = Prompt(codes=codes, mask=mask, frame_rate=geometry.frame_rate, codebook_size=geometry.codebook_size)
-    recipe = state.recipe
+    recipe = states[0].recipe
     progress = env.progress(label, recipe.sampling.steps + recipe.c2f.steps)
+    # the sampler draws on the model's device: the generators must live there too
+    device = getattr(env.engine, "device", "cpu")
+    generators = [state.generator(device) for state in states]
     with env.timed("vamp"):
-        # the sampler draws on the model's device: the generator must live there too
-        generator = state.generator(getattr(env.engine, "device", "cpu"))
         out = env.engine.vamp(prompt, coarse=recipe.sampling, c2f=recipe.c2f,
-                              generator=generator, progress=progress)
+                              generator=generators[0] if len(states) == 1 else generators, progress=progress)
     return out if out.dim() == 3 else out.unsqueeze(0)
 
 
 @attrs.frozen
 class Vamp:
-    """Generate the masked tokens: coarse model, then coarse-to-fine."""
+    """Generate the masked tokens: coarse model, then coarse-to-fine.
+
+    Variations (and sweep points) of one input are sampled together, up to ``MAX_BATCH`` rows
+    a call: one batched forward pass per step instead of one per variation, same outputs.
+    """
 
     name = "vamp"
 
     def __call__(self, states: list[State], env: Env) -> list[State]:
         if env.dry_run:
             return states
-        out = []
         for state in states:
             if state.codes is None or state.mask is None:
                 raise RecipeError("vamp: needs tokens and a mask (put `encode` and `mask` before `vamp`)")
-            label = f"{state.stem} v{state.variation}{' ' + state.point if state.point else ''}"
-            out.append(state.evolve(out_codes=run_model(state, env, state.codes, state.mask, label)))
+        out = list(states)
+        groups: dict[tuple, list[int]] = {}
+        for index, state in enumerate(states):
+            groups.setdefault(tuple(state.codes.shape), []).append(index)
+        for indices in groups.values():
+            for first in range(0, len(indices), MAX_BATCH):
+                rows = [states[i] for i in indices[first:first + MAX_BATCH]]
+                codes = torch.cat([s.codes if s.codes.dim() == 3 else s.codes.unsqueeze(0) for s in rows])
+                mask = Mask(torch.stack([s.mask.tensor[0] if s.mask.is_batched else s.mask.tensor for s in rows]))
+                made = run_batch(rows, env, codes, mask, _batch_label(rows))
+                for row, i in enumerate(indices[first:first + MAX_BATCH]):
+                    out[i] = states[i].evolve(out_codes=made[row:row + 1])
         return out
+
+
+def _batch_label(states: list[State]) -> str:
+    first = states[0]
+    variations = f"v{first.variation}" if len(states) == 1 else f"v{first.variation}-{states[-1].variation}"
+    return f"{first.stem} {variations}{' ' + first.point if first.point and len(states) == 1 else ''}"
 
 
 @attrs.frozen
