@@ -12,8 +12,6 @@ import importlib
 import importlib.metadata
 import os
 import threading
-from collections.abc import Iterable
-from types import ModuleType
 from typing import Any
 
 import attrs
@@ -247,7 +245,3 @@ def _vampkit_version() -> str | None:
         return importlib.metadata.version("vampkit")
     except importlib.metadata.PackageNotFoundError:
         return None
-
-
-def builtin_modules() -> Iterable[ModuleType]:
-    return (importlib.import_module(name) for name in BUILTIN_PLUGINS)

@@ -22,6 +22,7 @@ from ..errors import ParameterError, RecipeError, UnknownNameError
 from ..masks import build_mask_generator
 from ..naming import did_you_mean
 from ..params import _type_problem, build, resolved_fields
+from ..sampling.pipeline import DEFAULT_C2F_SETTINGS
 from ..sampling.settings import SamplingSettings
 from .schema import (
     DEFAULT_PIPELINE,
@@ -31,7 +32,6 @@ from .schema import (
     Recipe,
     StageSpec,
     WeightsSpec,
-    default_c2f,
 )
 
 TOP_LEVEL_KEYS = ("name", "description", "weights", "input", "output", "seed", "variations",
@@ -354,7 +354,7 @@ def recipe_from_data(data: Any, src: SourceMap, *, default_name: str = "recipe")
     output = _section(OutputSpec, data.get("output"), ("output",), src)
     _template(output, src)
     sampling = _section(SamplingSettings, data.get("sampling"), ("sampling",), src)
-    c2f = _section(SamplingSettings, data.get("c2f"), ("c2f",), src, base=default_c2f())
+    c2f = _section(SamplingSettings, data.get("c2f"), ("c2f",), src, base=DEFAULT_C2F_SETTINGS)
     analysis = _check_mapping(data.get("analysis"), ("analysis",), src, "analysis options")
     for key in analysis:
         if key not in ANALYSIS_KEYS:

@@ -32,11 +32,6 @@ def _top_p(_instance: object, attribute: attrs.Attribute, value: Any) -> None:
         raise ValueError(f"must be in (0, 1], got {value}")
 
 
-def default_c2f() -> SamplingSettings:
-    """Upstream ``main`` runs coarse-to-fine with 2 steps and default settings."""
-    return SamplingSettings(steps=2)
-
-
 @attrs.frozen
 class WeightsSpec:
     """A weights preset name (``vampnet``) or explicit checkpoint paths."""
