@@ -17,21 +17,6 @@ DEFAULT_PIPELINE = ("load", "encode", "mask", "vamp", "decode", "write")
 TEMPLATE_FIELDS = ("stem", "recipe", "seed", "variation", "point", "ext")
 
 
-def _positive(_instance: object, attribute: attrs.Attribute, value: Any) -> None:
-    if value is not None and value <= 0:
-        raise ValueError(f"must be > 0, got {value}")
-
-
-def _non_negative(_instance: object, attribute: attrs.Attribute, value: Any) -> None:
-    if value is not None and value < 0:
-        raise ValueError(f"must be >= 0, got {value}")
-
-
-def _top_p(_instance: object, attribute: attrs.Attribute, value: Any) -> None:
-    if value is not None and not 0.0 < value <= 1.0:
-        raise ValueError(f"must be in (0, 1], got {value}")
-
-
 @attrs.frozen
 class WeightsSpec:
     """A weights preset name (``vampnet``) or explicit checkpoint paths."""
