@@ -10,7 +10,9 @@ import time
 
 import torch
 
-from vampkit import Mask, Prompt, VampNet, sample
+from sampler_overhead import build  # the same random coarse-shaped model
+
+from vampkit import Mask, Prompt, sample
 from vampkit.device import resolve_device
 
 
@@ -27,9 +29,7 @@ def main() -> None:
     args = parser.parse_args()
 
     device = resolve_device(args.device)
-    model = VampNet(n_heads=args.heads, n_layers=args.layers, n_codebooks=4, embedding_dim=args.dim, vocab_size=1024)
-    model.set_codebook_tables(torch.randn(4, 1024, 8))
-    model = model.to(device).eval()
+    model = build(args, device)
     codes = torch.randint(0, 1024, (1, 4, args.frames), generator=torch.Generator().manual_seed(0)).to(device)
     mask = Mask((torch.rand(4, args.frames, generator=torch.Generator().manual_seed(1)) < 0.8).to(device))
     print(f"device={device} params={sum(p.numel() for p in model.parameters()):,} frames={args.frames} "
