@@ -20,7 +20,8 @@ from ..errors import RecipeError, VampkitError
 from ..recipes.loader import load_recipe, override
 from ..recipes.schema import Recipe
 from .engine import Engine, VampNetEngine, geometry_for, resolve_weights
-from .manifest import build_manifest, manifest_path, write_manifest
+from .manifest import build_manifest, manifest_path, new_run_id, write_manifest
+from .stages import MAX_BATCH, output_file
 from .state import Env, State
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a", ".opus")
@@ -36,16 +37,23 @@ class Failure:
 
 @attrs.frozen
 class RunResult:
-    """What a run wrote: output files, the manifest (also on disk unless a dry run), failures."""
+    """What a run wrote: output files, the manifest (also on disk unless a dry run), failures.
+
+    ``skipped`` are inputs whose outputs all existed (``skip_existing``); ``manifest_error``
+    says why the manifest could not be written (the outputs are still there).
+    """
 
     outputs: tuple[Path, ...]
     manifest: dict[str, Any]
     failures: tuple[Failure, ...]
     manifest_path: Path | None = None
+    skipped: tuple[Path, ...] = ()
+    manifest_error: str | None = None
+    run_id: str = ""
 
     @property
     def ok(self) -> bool:
-        return not self.failures
+        return not self.failures and self.manifest_error is None
 
 
 def expand_inputs(patterns: Iterable[str | os.PathLike]) -> tuple[list[Path], list[Failure]]:
@@ -90,28 +98,93 @@ def _settings(recipe: Recipe, seed: int | None, variations: int | None, device: 
     return override(recipe, changes) if changes else recipe
 
 
-def _input_record(path: Path, states: Sequence[State], error: str | None, seconds: float) -> dict[str, Any]:
-    prompts = [{"variation": s.variation, "point": s.point, **{k: s.info[k] for k in ("kept_fraction", "bitrate")
-                if k in s.info}} for s in states if "kept_fraction" in s.info]
-    first = prompts[0] if prompts else {}
-    outputs = [str(p) for s in states for p in s.outputs] or [s.info["output"] for s in states if "output" in s.info]
-    record: dict[str, Any] = {
-        "input": str(path),
-        "status": "failed" if error else "ok",
-        "kept_fraction": first.get("kept_fraction"),
-        "bitrate": first.get("bitrate"),
-        "prompts": prompts,
-        "outputs": outputs,
-        "seconds": round(seconds, 4),
-    }
-    if states and states[0].n_frames is not None:
-        record["n_frames"] = states[0].n_frames
-    extra = {k: v for k, v in (states[0].info.items() if states else ()) if k not in ("kept_fraction", "bitrate", "output")}
-    if extra:
-        record["details"] = extra
-    if error:
-        record["error"] = error
-    return record
+@attrs.define
+class _InputLog:
+    """What the manifest records of one input, gathered chunk by chunk (no tensors kept)."""
+
+    path: Path
+    prompts: list[dict[str, Any]] = attrs.field(factory=list)
+    outputs: list[str] = attrs.field(factory=list)
+    written: list[Path] = attrs.field(factory=list)
+    n_frames: int | None = None
+    details: dict[str, Any] | None = None
+
+    def add(self, states: Sequence[State]) -> None:
+        for s in states:
+            if "kept_fraction" in s.info:
+                self.prompts.append({"variation": s.variation, "point": s.point,
+                                     **{k: s.info[k] for k in ("kept_fraction", "bitrate") if k in s.info}})
+            self.written.extend(s.outputs)
+            self.outputs.extend(str(p) for p in s.outputs)
+            if not s.outputs and "output" in s.info:
+                self.outputs.append(s.info["output"])
+        if states and self.details is None:
+            self.n_frames = states[0].n_frames
+            self.details = {k: v for k, v in states[0].info.items() if k not in ("kept_fraction", "bitrate", "output")}
+
+    def record(self, status: str, error: str | None, seconds: float) -> dict[str, Any]:
+        first = self.prompts[0] if self.prompts else {}
+        record: dict[str, Any] = {
+            "input": str(self.path),
+            "status": status,
+            "kept_fraction": first.get("kept_fraction"),
+            "bitrate": first.get("bitrate"),
+            "prompts": self.prompts,
+            "outputs": self.outputs,
+            "seconds": round(seconds, 4),
+        }
+        if self.n_frames is not None:
+            record["n_frames"] = self.n_frames
+        if self.details:
+            record["details"] = self.details
+        if error:
+            record["error"] = error
+        return record
+
+
+def _chunks(recipe: Recipe) -> list[range]:
+    """Variations in groups run through the pipeline together: a sampler batch at a time, so a
+    large ``variations`` never holds every state at once; all together when a stage joins them."""
+    if any(getattr(spec.stage, "joins_variations", False) or spec.name == "loop" for spec in recipe.pipeline):
+        return [range(recipe.variations)]
+    return [range(first, min(first + MAX_BATCH, recipe.variations)) for first in range(0, recipe.variations, MAX_BATCH)]
+
+
+def _run_input(path: Path, recipe: Recipe, env: Env, log: _InputLog) -> None:
+    """Every chunk of variations of one input through the stages; raises what a stage raises."""
+    for chunk in _chunks(recipe):
+        states = [State(input=path, recipe=recipe, seed=recipe.seed, variation=v) for v in chunk]
+        for spec in recipe.pipeline:
+            with env.timed(f"stage {spec.name}"):
+                states = spec.stage(states, env)
+        log.add(states)
+
+
+def _planned_outputs(path: Path, recipe: Recipe, env: Env) -> list[Path] | None:
+    """The files a run of ``path`` would write (a dry pass: no model), or None if it fails."""
+    dry = Env(out_dir=env.out_dir, device=env.device, dry_run=True, geometry=env.geometry)
+    log = _InputLog(path)
+    try:
+        _run_input(path, recipe, dry, log)
+    except Exception:  # noqa: BLE001 - the real run reports it
+        return None
+    return [Path(p) for p in log.outputs]
+
+
+def _error_text(exc: Exception) -> str:
+    if isinstance(exc, VampkitError):
+        return str(exc)
+    if os.environ.get("VAMPKIT_DEBUG"):
+        traceback.print_exc()
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _inode(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def run_recipe(
@@ -125,15 +198,21 @@ def run_recipe(
     weights: Any = None,
     overrides: Iterable[str] = (),
     dry_run: bool = False,
+    overwrite: bool = False,
+    skip_existing: bool = False,
     engine: Engine | None = None,
     progress: Callable[[str, int], Callable[[int], None] | None] | None = None,
     on_input: Callable[[Path, str | None], None] | None = None,
 ) -> RunResult:
     """Run ``recipe`` over ``inputs`` (files, globs, folders; default: the recipe's ``input``).
 
-    ``engine`` replaces the VampNet models (anything with encode/vamp/decode); ``progress``
-    makes a per-step callback for a label and a total; ``on_input`` is told of each input
-    when it is done (error message or None). Returns outputs, manifest and failures.
+    Outputs land inside ``out_dir`` (names that would leave it are refused before any work)
+    and never replace a file the run did not create unless ``overwrite``; ``skip_existing``
+    skips inputs whose outputs all exist (resuming a batch). ``engine`` replaces the VampNet
+    models (anything with encode/vamp/decode); ``progress`` makes a per-step callback for a
+    label and a total; ``on_input`` is told of each input when it is done (error message or
+    None). Returns outputs, manifest and failures; the manifest is written last, as a new
+    file named with the run's id, and a failure to write it is ``manifest_error``.
     """
     started = time.perf_counter()
     if not isinstance(recipe, Recipe):
@@ -146,12 +225,18 @@ def run_recipe(
         raise RecipeError(f"{recipe.path}: no inputs: give --input (files, globs or folders) or `input:` in the recipe")
     files, failures = expand_inputs(patterns)
     out = Path(out_dir if out_dir is not None else (recipe.output.dir or "."))
+    run_id = new_run_id()
+    protected = frozenset(filter(None, (_inode(f) for f in files)))
+    env = Env(out_dir=out, device=recipe.device, dry_run=dry_run, step_progress=progress, engine=engine,
+              geometry_factory=lambda: geometry_for(recipe.weights), overwrite=overwrite, protected=protected)
+    # names that would leave the output folder stop the run before any model or audio work
+    if not dry_run:
+        manifest_path(out, recipe, run_id)
+    for path in files:
+        output_file(State(input=path, recipe=recipe, seed=recipe.seed, variation=0), env)
 
-    env = Env(out_dir=out, device=recipe.device, dry_run=dry_run, step_progress=progress,
-              geometry_factory=lambda: geometry_for(recipe.weights))
     checkpoints: dict[str, str] = {}
     if engine is not None:
-        env._engine = engine
         checkpoints = dict(getattr(engine, "checkpoints", {}) or {})
     elif not dry_run:
         with env.timed("resolve weights"):
@@ -165,33 +250,40 @@ def run_recipe(
     records: list[dict[str, Any]] = [
         {"input": f.input, "status": "failed", "error": f.error, "outputs": []} for f in failures]
     outputs: list[Path] = []
+    skipped: list[Path] = []
     for path in files:
         t0 = time.perf_counter()
-        states = [State(input=path, recipe=recipe, seed=recipe.seed, variation=v) for v in range(recipe.variations)]
+        log = _InputLog(path)
+        if skip_existing:
+            planned = _planned_outputs(path, recipe, env)
+            if planned and all(os.path.lexists(p) for p in planned):
+                skipped.append(path)
+                log.outputs = [str(p) for p in planned]
+                records.append(log.record("skipped", None, time.perf_counter() - t0))
+                if on_input is not None:
+                    on_input(path, None)
+                continue
         error = None
         try:
-            for spec in recipe.pipeline:
-                with env.timed(f"stage {spec.name}"):
-                    states = spec.stage(states, env)
-        except VampkitError as exc:
-            error = str(exc)
+            _run_input(path, recipe, env, log)
         except Exception as exc:  # noqa: BLE001 - one bad input must not stop the batch
-            error = f"{type(exc).__name__}: {exc}"
-            if os.environ.get("VAMPKIT_DEBUG"):
-                traceback.print_exc()
-        if error:
+            error = _error_text(exc)
             failures.append(Failure(str(path), error))
-        else:
-            outputs.extend(p for s in states for p in s.outputs)
-        records.append(_input_record(path, states if not error else [], error, time.perf_counter() - t0))
+        outputs.extend(log.written)
+        records.append(log.record("failed" if error else "ok", error, time.perf_counter() - t0))
         if on_input is not None:
             on_input(path, error)
 
     env.timings["total"] = time.perf_counter() - started
-    manifest = build_manifest(recipe, device=str(getattr(env._engine, "device", recipe.device)),
-                              dry_run=dry_run, checkpoints=checkpoints, inputs=records, timings=env.timings)
-    written = None
+    manifest = build_manifest(recipe, device=str(getattr(env.loaded_engine, "device", recipe.device)),
+                              dry_run=dry_run, checkpoints=checkpoints, inputs=records, timings=env.timings,
+                              run_id=run_id)
+    written = manifest_error = None
     if not dry_run:
         manifest["outputs"] = [str(p) for p in outputs]
-        written = write_manifest(manifest_path(out, recipe), manifest)
-    return RunResult(outputs=tuple(outputs), manifest=manifest, failures=tuple(failures), manifest_path=written)
+        try:
+            written = write_manifest(out, recipe, manifest)
+        except VampkitError as exc:
+            manifest_error = str(exc)
+    return RunResult(outputs=tuple(outputs), manifest=manifest, failures=tuple(failures), manifest_path=written,
+                     skipped=tuple(skipped), manifest_error=manifest_error, run_id=run_id)
