@@ -3,25 +3,36 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 import warnings
 
 import click
 
 from . import plugins
-from .errors import VampkitError
+from .errors import ParameterError, RecipeError, UnknownNameError, VampkitError
 from .params import describe, first_line
+
+#: exit codes of every command (README "Exit codes", docs/recipes.md)
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def exit_code_for(exc: VampkitError) -> int:
+    """2 for a usage or recipe error (nothing was run: click's convention), 1 for the rest."""
+    return EXIT_USAGE if isinstance(exc, (RecipeError, ParameterError, UnknownNameError)) else EXIT_FAILED
 
 
 class VampkitGroup(click.Group):
-    """Turns vampkit errors into a one-line message and exit code 1 (no traceback)."""
+    """Turns vampkit errors into a one-line message (no traceback) and the documented exit code:
+    2 for a usage or recipe error, 1 for any other failure."""
 
     def invoke(self, ctx: click.Context):  # noqa: ANN201
         try:
             return super().invoke(ctx)
         except VampkitError as exc:
             click.echo(f"Error: {exc}", err=True)
-            sys.exit(1)
+            sys.exit(exit_code_for(exc))
 
 
 @click.group(cls=VampkitGroup)
@@ -113,20 +124,25 @@ _SET_HELP = "Override a recipe value: KEY=VALUE (dotted key, YAML value). Repeat
 @click.option("--device", help="auto, cpu, cuda, cuda:1, mps.")
 @click.option("--weights", help="A weights preset (vampnet) or COARSE,C2F,CODEC checkpoint paths.")
 @click.option("--dry-run", is_flag=True, help="Validate and build the masks only; no model is loaded.")
+@click.option("--overwrite", is_flag=True, help="Replace existing files of the same names (never an input).")
+@click.option("--skip-existing", is_flag=True, help="Skip inputs whose outputs all exist (resume a batch).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars, only errors and the summary of failures.")
 def run_command(recipe: str, inputs: tuple[str, ...], out_dir: str | None, overrides: tuple[str, ...],
                 seed: int | None, variations: int | None, device: str | None, weights: str | None,
-                dry_run: bool, quiet: bool) -> None:
+                dry_run: bool, overwrite: bool, skip_existing: bool, quiet: bool) -> None:
     """Run RECIPE (a YAML file or a shipped recipe's name) over audio inputs.
 
-    Exit code 0 only when every input succeeded; a bad input is reported at the end and the
-    others still run. A JSON manifest is written next to the outputs.
+    Outputs stay inside --out and never replace an existing file unless --overwrite. Exit
+    code 0 when every input succeeded, 1 when some failed (reported at the end; the others
+    still run), 2 for a usage or recipe error, 130 on Ctrl-C. A JSON manifest named with the
+    run's id is written next to the outputs.
 
     \b
     Examples:
       vampkit run recipes/loop-variation.yaml --input groove.wav --out out
       vampkit run inpaint -i 'songs/*.wav' --set mask.region.start=2.5 --seed 3
       vampkit run sweep -i songs/ --dry-run
+      vampkit run compress -i 'songs/*.wav' -o out --skip-existing
     """
     from .pipeline import run_recipe
     from .recipes import load_recipe
@@ -137,10 +153,14 @@ def run_command(recipe: str, inputs: tuple[str, ...], out_dir: str | None, overr
     def on_input(path: object, error: str | None) -> None:
         bars.file_done(path, error)
 
-    result = run_recipe(loaded, list(inputs) if inputs else None, out_dir, seed=seed, variations=variations,
-                        device=device, weights=_weights_option(weights), dry_run=dry_run,
-                        progress=bars.steps, on_input=on_input)
-    bars.close()
+    if overwrite and skip_existing:
+        raise click.UsageError("--overwrite and --skip-existing contradict each other: give one")
+    try:
+        result = run_recipe(loaded, list(inputs) if inputs else None, out_dir, seed=seed, variations=variations,
+                            device=device, weights=_weights_option(weights), dry_run=dry_run, overwrite=overwrite,
+                            skip_existing=skip_existing, progress=bars.steps, on_input=on_input)
+    finally:
+        bars.close()
     if dry_run and not quiet:
         for record in result.manifest["inputs"]:
             if record["status"] == "ok":
@@ -152,12 +172,22 @@ def run_command(recipe: str, inputs: tuple[str, ...], out_dir: str | None, overr
             click.echo(str(path))
         if result.manifest_path:
             click.echo(f"manifest: {result.manifest_path}")
+        if result.skipped:
+            click.echo(f"skipped {len(result.skipped)} input(s) whose outputs all exist")
     if result.failures:
         total = len(result.manifest["inputs"])
         click.echo(f"{len(result.failures)} of {total} input(s) failed:", err=True)
         for failure in result.failures:
-            click.echo(f"  {failure.input}: {failure.error}", err=True)
-        sys.exit(1)
+            click.echo(f"  {failure.input}: {_one_line(failure.error)}", err=True)
+    if result.manifest_error:
+        click.echo(f"Error: {_one_line(result.manifest_error)}", err=True)
+    if not result.ok:
+        sys.exit(EXIT_FAILED)
+
+
+def _one_line(text: str) -> str:
+    """A message on one line (a file name may hold a newline)."""
+    return " ".join(str(text).splitlines())
 
 
 class _ProgressBars:
@@ -273,11 +303,42 @@ def example_command(path: str, seconds: float, bpm: float) -> None:
     click.echo(str(write_groove(path, seconds=seconds, bpm=bpm)))
 
 
-def main() -> None:
-    # descript-audio-codec's layers use torch's legacy weight_norm on purpose (its checkpoint key
-    # names); torch's deprecation notice about it says nothing a vampkit user can act on
-    warnings.filterwarnings("ignore", message=r".*weight_norm.*deprecated", category=FutureWarning)
-    cli(prog_name="vampkit")
+def _interrupted() -> None:
+    """Ctrl-C: a one-line note and exit 130; a second Ctrl-C while leaving changes nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    click.echo("\nInterrupted (no partial files are left).", err=True)
+    sys.exit(EXIT_INTERRUPTED)
+
+
+def main(args: list[str] | None = None) -> None:
+    """The console entry point: exit codes 0 ok, 1 some input failed, 2 usage or recipe error,
+    130 interrupted; never a traceback (``VAMPKIT_DEBUG=1`` shows one for an unexpected error)."""
+    try:
+        # descript-audio-codec's layers use torch's legacy weight_norm on purpose (its checkpoint key
+        # names); torch's deprecation notice about it says nothing a vampkit user can act on
+        warnings.filterwarnings("ignore", message=r".*weight_norm.*deprecated", category=FutureWarning)
+        try:
+            code = cli.main(args=args, prog_name="vampkit", standalone_mode=False)
+        except click.exceptions.Abort as exc:
+            if isinstance(exc.__cause__, KeyboardInterrupt):
+                raise exc.__cause__ from None
+            click.echo("Aborted!", err=True)
+            code = EXIT_FAILED
+        except click.ClickException as exc:
+            exc.show()
+            code = exc.exit_code
+        except VampkitError as exc:  # raised outside a command (e.g. while loading plugins)
+            click.echo(f"Error: {_one_line(str(exc))}", err=True)
+            code = exit_code_for(exc)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback
+            if os.environ.get("VAMPKIT_DEBUG"):
+                raise
+            click.echo(f"Error: unexpected {type(exc).__name__}: {_one_line(str(exc))} "
+                       f"(set VAMPKIT_DEBUG=1 to see where)", err=True)
+            code = EXIT_FAILED
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+    except KeyboardInterrupt:
+        _interrupted()
 
 
 if __name__ == "__main__":

@@ -17,11 +17,12 @@ from typing import Any
 import attrs
 
 from ..errors import RecipeError, VampkitError
+from ..paths import output_path
 from ..recipes.loader import load_recipe, override
 from ..recipes.schema import Recipe
 from .engine import Engine, VampNetEngine, geometry_for, resolve_weights
 from .manifest import build_manifest, manifest_path, new_run_id, write_manifest
-from .stages import MAX_BATCH, output_file
+from .stages import MAX_BATCH, check_replaceable, output_file
 from .state import Env, State
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a", ".opus")
@@ -154,6 +155,9 @@ def _run_input(path: Path, recipe: Recipe, env: Env, log: _InputLog) -> None:
     """Every chunk of variations of one input through the stages; raises what a stage raises."""
     for chunk in _chunks(recipe):
         states = [State(input=path, recipe=recipe, seed=recipe.seed, variation=v) for v in chunk]
+        if not env.dry_run:
+            for state in states:  # an output that exists fails now, not after the model's work
+                check_replaceable(output_file(state, env), env)
         for spec in recipe.pipeline:
             with env.timed(f"stage {spec.name}"):
                 states = spec.stage(states, env)
@@ -169,6 +173,17 @@ def _planned_outputs(path: Path, recipe: Recipe, env: Env) -> list[Path] | None:
     except Exception:  # noqa: BLE001 - the real run reports it
         return None
     return [Path(p) for p in log.outputs]
+
+
+def _recipe_folder(recipe: Recipe) -> Path:
+    """The recipe's ``output.dir`` (else the current folder); written in a (shared, untrusted)
+    recipe file it must be a folder below the current one."""
+    folder = recipe.output.dir
+    if not folder:
+        return Path(".")
+    if recipe.source.from_file(("output", "dir")):
+        output_path(".", str(folder).rstrip("/\\") or "/", key="output.dir", where=recipe.source.where(("output", "dir")))
+    return Path(folder)
 
 
 def _error_text(exc: Exception) -> str:
@@ -224,11 +239,12 @@ def run_recipe(
     if not patterns:
         raise RecipeError(f"{recipe.path}: no inputs: give --input (files, globs or folders) or `input:` in the recipe")
     files, failures = expand_inputs(patterns)
-    out = Path(out_dir if out_dir is not None else (recipe.output.dir or "."))
+    out = Path(out_dir) if out_dir is not None else _recipe_folder(recipe)
     run_id = new_run_id()
     protected = frozenset(filter(None, (_inode(f) for f in files)))
     env = Env(out_dir=out, device=recipe.device, dry_run=dry_run, step_progress=progress, engine=engine,
-              geometry_factory=lambda: geometry_for(recipe.weights), overwrite=overwrite, protected=protected)
+              geometry_factory=lambda: geometry_for(recipe.weights), overwrite=overwrite,
+              skip_existing=skip_existing, protected=protected)
     # names that would leave the output folder stop the run before any model or audio work
     if not dry_run:
         manifest_path(out, recipe, run_id)

@@ -240,10 +240,12 @@ class Write:
             paths[path] = state
         if env.dry_run:
             return [s.with_info(output=str(p)) for p, s in paths.items()]
-        for path in paths:
-            check_replaceable(path, env)
+        kept = {path for path in paths if not check_replaceable(path, env)}
         out = []
         for path, state in paths.items():
+            if path in kept:  # skip_existing: an earlier run's complete file stays as it is
+                out.append(state.evolve(outputs=state.outputs + (path,)).with_info(kept_existing=True))
+                continue
             if state.out_audio is None:
                 raise RecipeError("write: no audio to write (put `decode` before `write`)")
             with env.timed("write"):
@@ -282,8 +284,10 @@ def _escapes(name: str) -> bool:
     return name_problem(name) is not None or any(c in name for c in "/\\") or name in (".", "..")
 
 
-def check_replaceable(path: Path, env: Env) -> None:
-    """Refuse an output that another input of this run already wrote, or that is an input."""
+def check_replaceable(path: Path, env: Env) -> bool:
+    """Whether to write ``path``: an error if another input of this run wrote it, if it is an
+    input, or if it exists without ``overwrite``; False (keep it) when it exists and the run
+    skips existing outputs."""
     real = Path(os.path.realpath(path))
     if real in env.written:
         raise OutputExistsError(
@@ -292,9 +296,12 @@ def check_replaceable(path: Path, env: Env) -> None:
     try:
         stat = os.stat(path)
     except OSError:
-        return
+        return True
     if (stat.st_dev, stat.st_ino) in env.protected:
         raise OutputExistsError(f"refusing to write '{path}': it is an input of this batch")
+    if env.skip_existing:
+        return False
     if not env.overwrite:
         raise OutputExistsError(f"refusing to write '{path}': the file exists and this run did not create it "
                                 f"(use --overwrite to replace it, --skip-existing to skip inputs already done)")
+    return True

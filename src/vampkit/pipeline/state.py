@@ -81,7 +81,8 @@ class Env:
     """Run-wide resources shared by the stages: the engine (lazy), output folder, progress.
 
     ``engine`` may be given ready-made (``Env(out_dir, engine=...)``), else ``engine_factory``
-    builds it on first use. ``overwrite`` lets outputs replace existing files; ``protected``
+    builds it on first use. ``overwrite`` lets outputs replace existing files, ``skip_existing``
+    keeps them (and does not write those outputs again); ``protected``
     holds the ``(st_dev, st_ino)`` of the batch's inputs, which no output may replace;
     ``written`` maps each file this run wrote to the input it came from.
     """
@@ -96,6 +97,7 @@ class Env:
     timings: dict[str, float] = attrs.field(factory=dict)
     written: dict[Path, Path] = attrs.field(factory=dict)
     overwrite: bool = False
+    skip_existing: bool = False
     protected: frozenset[tuple[int, int]] = frozenset()
     _engine: Any = attrs.field(default=None, alias="engine")
     _geometry: Any = attrs.field(default=None, alias="geometry")
