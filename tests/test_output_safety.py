@@ -299,7 +299,7 @@ def test_a_variation_is_the_same_whatever_the_number_of_variations(tmp_path):
 
 
 def test_variations_run_in_bounded_groups(tmp_path, monkeypatch):
-    from vampkit.pipeline import runner
+    from vampkit.pipeline import process as runner
     from vampkit.pipeline.stages import MAX_BATCH
 
     song = write_input(tmp_path / "song.wav")

@@ -6,11 +6,11 @@ manifest) and the next input runs. Missing weights stop the run before any audio
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import time
-import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,10 @@ from ..paths import output_path
 from ..recipes.loader import load_recipe, override
 from ..recipes.schema import Recipe
 from .engine import Engine, VampNetEngine, geometry_for, resolve_weights
+from .executors import Executor, executor_name, run_inputs
 from .manifest import build_manifest, manifest_path, new_run_id, write_manifest
-from .stages import MAX_BATCH, check_replaceable, output_file
+from .process import InputOutcome
+from .stages import output_file
 from .state import Env, State
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a", ".opus")
@@ -99,82 +101,6 @@ def _settings(recipe: Recipe, seed: int | None, variations: int | None, device: 
     return override(recipe, changes) if changes else recipe
 
 
-@attrs.define
-class _InputLog:
-    """What the manifest records of one input, gathered chunk by chunk (no tensors kept)."""
-
-    path: Path
-    prompts: list[dict[str, Any]] = attrs.field(factory=list)
-    outputs: list[str] = attrs.field(factory=list)
-    written: list[Path] = attrs.field(factory=list)
-    n_frames: int | None = None
-    details: dict[str, Any] | None = None
-
-    def add(self, states: Sequence[State]) -> None:
-        for s in states:
-            if "kept_fraction" in s.info:
-                self.prompts.append({"variation": s.variation, "point": s.point,
-                                     **{k: s.info[k] for k in ("kept_fraction", "bitrate") if k in s.info}})
-            self.written.extend(s.outputs)
-            self.outputs.extend(str(p) for p in s.outputs)
-            if not s.outputs and "output" in s.info:
-                self.outputs.append(s.info["output"])
-        if states and self.details is None:
-            self.n_frames = states[0].n_frames
-            self.details = {k: v for k, v in states[0].info.items() if k not in ("kept_fraction", "bitrate", "output")}
-
-    def record(self, status: str, error: str | None, seconds: float) -> dict[str, Any]:
-        first = self.prompts[0] if self.prompts else {}
-        record: dict[str, Any] = {
-            "input": str(self.path),
-            "status": status,
-            "kept_fraction": first.get("kept_fraction"),
-            "bitrate": first.get("bitrate"),
-            "prompts": self.prompts,
-            "outputs": self.outputs,
-            "seconds": round(seconds, 4),
-        }
-        if self.n_frames is not None:
-            record["n_frames"] = self.n_frames
-        if self.details:
-            record["details"] = self.details
-        if error:
-            record["error"] = error
-        return record
-
-
-def _chunks(recipe: Recipe) -> list[range]:
-    """Variations in groups run through the pipeline together: a sampler batch at a time, so a
-    large ``variations`` never holds every state at once; all together when a stage joins them."""
-    if any(getattr(spec.stage, "joins_variations", False) or spec.name == "loop" for spec in recipe.pipeline):
-        return [range(recipe.variations)]
-    return [range(first, min(first + MAX_BATCH, recipe.variations)) for first in range(0, recipe.variations, MAX_BATCH)]
-
-
-def _run_input(path: Path, recipe: Recipe, env: Env, log: _InputLog) -> None:
-    """Every chunk of variations of one input through the stages; raises what a stage raises."""
-    for chunk in _chunks(recipe):
-        states = [State(input=path, recipe=recipe, seed=recipe.seed, variation=v) for v in chunk]
-        if not env.dry_run:
-            for state in states:  # an output that exists fails now, not after the model's work
-                check_replaceable(output_file(state, env), env)
-        for spec in recipe.pipeline:
-            with env.timed(f"stage {spec.name}"):
-                states = spec.stage(states, env)
-        log.add(states)
-
-
-def _planned_outputs(path: Path, recipe: Recipe, env: Env) -> list[Path] | None:
-    """The files a run of ``path`` would write (a dry pass: no model), or None if it fails."""
-    dry = Env(out_dir=env.out_dir, device=env.device, dry_run=True, geometry=env.geometry)
-    log = _InputLog(path)
-    try:
-        _run_input(path, recipe, dry, log)
-    except Exception:  # noqa: BLE001 - the real run reports it
-        return None
-    return [Path(p) for p in log.outputs]
-
-
 def _recipe_folder(recipe: Recipe) -> Path:
     """The recipe's ``output.dir`` (else the current folder); written in a (shared, untrusted)
     recipe file it must be a folder below the current one."""
@@ -184,14 +110,6 @@ def _recipe_folder(recipe: Recipe) -> Path:
     if recipe.source.from_file(("output", "dir")):
         output_path(".", str(folder).rstrip("/\\") or "/", key="output.dir", where=recipe.source.where(("output", "dir")))
     return Path(folder)
-
-
-def _error_text(exc: Exception) -> str:
-    if isinstance(exc, VampkitError):
-        return str(exc)
-    if os.environ.get("VAMPKIT_DEBUG"):
-        traceback.print_exc()
-    return f"{type(exc).__name__}: {exc}"
 
 
 def _inode(path: Path) -> tuple[int, int] | None:
@@ -216,6 +134,7 @@ def run_recipe(
     overwrite: bool = False,
     skip_existing: bool = False,
     engine: Engine | None = None,
+    executor: str | Executor = "local",
     progress: Callable[[str, int], Callable[[int], None] | None] | None = None,
     on_input: Callable[[Path, str | None], None] | None = None,
 ) -> RunResult:
@@ -226,8 +145,10 @@ def run_recipe(
     skips inputs whose outputs all exist (resuming a batch). ``engine`` replaces the VampNet
     models (anything with encode/vamp/decode); ``progress`` makes a per-step callback for a
     label and a total; ``on_input`` is told of each input when it is done (error message or
-    None). Returns outputs, manifest and failures; the manifest is written last, as a new
-    file named with the run's id, and a failure to write it is ``manifest_error``.
+    None). ``executor`` runs the inputs: ``"local"`` (in this process, the default), ``"ray"``
+    or an executor object (``vampkit.pipeline.executors``); outputs are the same bytes either
+    way. Returns outputs, manifest and failures; the manifest is written last, as a new file
+    named with the run's id, and a failure to write it is ``manifest_error``.
     """
     started = time.perf_counter()
     if not isinstance(recipe, Recipe):
@@ -257,38 +178,33 @@ def run_recipe(
     elif not dry_run:
         with env.timed("resolve weights"):
             paths = resolve_weights(recipe.weights)  # offline and uncached: stops here, before audio
-        env.engine_factory = lambda: VampNetEngine(paths, recipe.device)
-        env.engine  # noqa: B018 - load the models now: a bad checkpoint stops before any audio work
-        checkpoints = dict(env.engine.checkpoints)
+        env.engine_factory = functools.partial(VampNetEngine, paths, recipe.device)
+        if executor_name(executor) == "local":
+            env.engine  # noqa: B018 - load the models now: a bad checkpoint stops before any audio work
+            checkpoints = dict(env.engine.checkpoints)
+        else:  # remote workers load the models; the driver only checks the files are there
+            checkpoints = {role: str(getattr(paths, role)) for role in ("coarse", "c2f", "codec")
+                           if getattr(paths, role, None) is not None}
     if dry_run and engine is None:
         env.geometry  # noqa: B018 - a preset without a known grid fails before the inputs
 
     records: list[dict[str, Any]] = [
         {"input": f.input, "status": "failed", "error": f.error, "outputs": []} for f in failures]
+    outcomes: dict[Path, InputOutcome] = {}
+    for outcome in run_inputs(executor, files, recipe, env, skip_existing=skip_existing):
+        outcomes[outcome.path] = outcome
+        if on_input is not None:
+            on_input(outcome.path, outcome.error)
     outputs: list[Path] = []
     skipped: list[Path] = []
-    for path in files:
-        t0 = time.perf_counter()
-        log = _InputLog(path)
-        if skip_existing:
-            planned = _planned_outputs(path, recipe, env)
-            if planned and all(os.path.lexists(p) for p in planned):
-                skipped.append(path)
-                log.outputs = [str(p) for p in planned]
-                records.append(log.record("skipped", None, time.perf_counter() - t0))
-                if on_input is not None:
-                    on_input(path, None)
-                continue
-        error = None
-        try:
-            _run_input(path, recipe, env, log)
-        except Exception as exc:  # noqa: BLE001 - one bad input must not stop the batch
-            error = _error_text(exc)
-            failures.append(Failure(str(path), error))
-        outputs.extend(log.written)
-        records.append(log.record("failed" if error else "ok", error, time.perf_counter() - t0))
-        if on_input is not None:
-            on_input(path, error)
+    for path in files:  # the manifest lists inputs in order, whichever worker ran them
+        outcome = outcomes[path]
+        records.append(outcome.record)
+        outputs.extend(outcome.outputs)
+        if outcome.skipped:
+            skipped.append(path)
+        if outcome.error is not None:
+            failures.append(Failure(str(path), outcome.error))
 
     env.timings["total"] = time.perf_counter() - started
     manifest = build_manifest(recipe, device=str(getattr(env.loaded_engine, "device", recipe.device)),
