@@ -28,7 +28,7 @@ if ! "$VENV/bin/python" -c "import importlib.metadata as m; m.version('madmom')"
 fi
 
 EXTRAS=""
-[[ $WITH_TEST == 1 ]] && EXTRAS="[test]"
+[[ $WITH_TEST == 1 ]] && EXTRAS="[test,ray]"  # the ray executor's tests run a local Ray
 "${PIP[@]}" install -c "$LOCK" -e ".$EXTRAS"
 
 if [[ $WITH_TEST == 1 ]]; then

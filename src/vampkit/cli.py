@@ -126,10 +126,17 @@ _SET_HELP = "Override a recipe value: KEY=VALUE (dotted key, YAML value). Repeat
 @click.option("--dry-run", is_flag=True, help="Validate and build the masks only; no model is loaded.")
 @click.option("--overwrite", is_flag=True, help="Replace existing files of the same names (never an input).")
 @click.option("--skip-existing", is_flag=True, help="Skip inputs whose outputs all exist (resume a batch).")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Who runs the inputs: this process, or a pool of Ray workers (pip install 'vampkit[ray]').")
+@click.option("--address", help="Ray cluster to attach to ('auto': the one this machine is in; default: a local Ray).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Ray workers (actors).")
+@click.option("--gpus-per-worker", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="GPUs each Ray worker reserves (fractions share a GPU).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars, only errors and the summary of failures.")
 def run_command(recipe: str, inputs: tuple[str, ...], out_dir: str | None, overrides: tuple[str, ...],
                 seed: int | None, variations: int | None, device: str | None, weights: str | None,
-                dry_run: bool, overwrite: bool, skip_existing: bool, quiet: bool) -> None:
+                dry_run: bool, overwrite: bool, skip_existing: bool, executor: str, address: str | None,
+                workers: int, gpus_per_worker: float, quiet: bool) -> None:
     """Run RECIPE (a YAML file or a shipped recipe's name) over audio inputs.
 
     Outputs stay inside --out and never replace an existing file unless --overwrite. Exit
@@ -143,6 +150,7 @@ def run_command(recipe: str, inputs: tuple[str, ...], out_dir: str | None, overr
       vampkit run inpaint -i 'songs/*.wav' --set mask.region.start=2.5 --seed 3
       vampkit run sweep -i songs/ --dry-run
       vampkit run compress -i 'songs/*.wav' -o out --skip-existing
+      vampkit run compress -i 'bucket/**/*.wav' -o /shared/out --executor ray --address auto --workers 8 --gpus-per-worker 1
     """
     from .pipeline import run_recipe
     from .recipes import load_recipe
@@ -155,10 +163,17 @@ def run_command(recipe: str, inputs: tuple[str, ...], out_dir: str | None, overr
 
     if overwrite and skip_existing:
         raise click.UsageError("--overwrite and --skip-existing contradict each other: give one")
+    runner: object = executor
+    if executor == "ray":
+        from .pipeline.executors import RayExecutor
+
+        runner = RayExecutor(address=address, workers=workers, gpus_per_worker=gpus_per_worker)
+    elif address is not None or workers != 1 or gpus_per_worker:
+        raise click.UsageError("--address, --workers and --gpus-per-worker need --executor ray")
     try:
         result = run_recipe(loaded, list(inputs) if inputs else None, out_dir, seed=seed, variations=variations,
                             device=device, weights=_weights_option(weights), dry_run=dry_run, overwrite=overwrite,
-                            skip_existing=skip_existing, progress=bars.steps, on_input=on_input)
+                            skip_existing=skip_existing, executor=runner, progress=bars.steps, on_input=on_input)
     finally:
         bars.close()
     if dry_run and not quiet:

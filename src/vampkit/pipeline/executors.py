@@ -147,13 +147,14 @@ class RayExecutor:
                 try:
                     outcome = ray.get(done[0])
                 except ray.exceptions.RayActorError as exc:
+                    if getattr(exc, "actor_init_failed", False):
+                        raise VampkitError(f"a Ray worker could not start: {_first_line(exc)}") from None
                     ray.kill(actor)
                     idle.append(remote.remote(env_ref))
                     if attempts[path] <= self.max_retries:
                         queue.insert(0, path)
                         continue
-                    error = (f"its worker died {attempts[path]} times while running it; last: "
-                             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+                    error = f"its worker died {attempts[path]} times while running it; last: {_first_line(exc)}"
                     outcome = InputOutcome(path, {"input": str(path), "status": "failed", "error": error,
                                                   "outputs": [], "attempts": attempts[path]}, error=error)
                 except ray.exceptions.RayTaskError as exc:  # a bug outside process_input's own handling
@@ -178,6 +179,14 @@ class RayExecutor:
             raise
         for actor in idle:
             ray.kill(actor)
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of an error, without the colour codes Ray puts in its messages."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _remove_temporaries(paths: Sequence[Path], recipe: Recipe, env: Env) -> None:
