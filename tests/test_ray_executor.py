@@ -132,3 +132,24 @@ def test_the_command_line_needs_executor_ray_for_ray_options(tmp_path):
     with pytest.raises(SystemExit) as info:
         cli.main(["run", "compress", "-i", str(tmp_path / "x.wav"), "--workers", "2", "--dry-run"])
     assert info.value.code == 2
+
+
+def test_ctrl_c_stops_the_workers_and_leaves_no_partial_files(local_ray, tmp_path):
+    songs = [tone(tmp_path / "in" / f"s{i}.wav", 200.0 + 30 * i, 0.3, TINY.sample_rate) for i in range(6)]
+    seen = []
+
+    def interrupt(path, error):  # noqa: ANN001
+        seen.append(path)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_recipe("compress", [str(p) for p in songs], tmp_path / "out", engine=FillEngine(), seed=3,
+                   executor=RayExecutor(workers=2), on_input=interrupt)
+    assert len(seen) == 1
+    assert not [p for p in (tmp_path / "out").iterdir() if ".part" in p.name]
+    import time
+
+    deadline = time.monotonic() + 30  # the workers were stopped: their CPUs are free again
+    while ray.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert ray.available_resources().get("CPU", 0) == 2
