@@ -36,7 +36,7 @@ def main() -> None:
     args = parser.parse_args()
 
     times: dict[str, list[float]] = {name: [] for name in CASES}
-    for name, argv in CASES.items():  # warm the file-system cache once
+    for argv in CASES.values():  # warm the file-system cache once
         wall(argv)
     for _ in range(args.repeats):  # alternate the cases, so load on the machine hits all alike
         for name, argv in CASES.items():
