@@ -1,4 +1,5 @@
-"""CONTRIBUTING.md's layout table points only at files and folders that exist."""
+"""The contributor docs stay true: CONTRIBUTING.md's layout table points only at files that exist;
+docs/architecture.md shows its picture and every hook."""
 
 from __future__ import annotations
 
@@ -30,3 +31,13 @@ def test_the_layout_table_has_rows():
 @pytest.mark.parametrize("path", layout_paths())
 def test_layout_table_path_exists(path):
     assert (ROOT / "src" / path).exists(), f"CONTRIBUTING.md names {path}, which is not in src/"
+
+
+def test_the_architecture_page_shows_its_picture_and_every_hook():
+    from vampkit import hookspecs
+
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    picture = re.search(r"!\[[^\]]*\]\(([^)]+)\)", page)
+    assert picture and (ROOT / "docs" / picture.group(1)).is_file()
+    hooks = [name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), "vampkit_spec")]
+    assert hooks and all(f"`{hook}`" in page for hook in hooks)
