@@ -99,6 +99,15 @@ def test_every_shipped_recipe_is_package_data_found_by_name():
     assert all(resolve_recipe_path(name).parent == SHIPPED_DIR for name in shipped_recipes())
 
 
+def test_the_checkouts_recipes_folder_links_every_shipped_recipe():
+    """README and docs run ``recipes/<name>.yaml`` from a checkout: each is the package's file."""
+    from vampkit.recipes.loader import SHIPPED_DIR, shipped_recipes
+
+    root = Path(__file__).resolve().parents[1]
+    for name in shipped_recipes():
+        assert (root / "recipes" / f"{name}.yaml").resolve() == (SHIPPED_DIR / f"{name}.yaml").resolve()
+
+
 # -- masks: YAML spellings ----------------------------------------------------------------
 def test_masks_prints_defaults_as_a_recipe_spells_them():
     out = invoke("masks").output
