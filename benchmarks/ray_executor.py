@@ -19,10 +19,10 @@ import soundfile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from helpers_models import write_tiny_set  # noqa: E402
+from helpers_models import write_tiny_set
 
-from vampkit.pipeline import run_recipe  # noqa: E402
-from vampkit.pipeline.executors import RayExecutor  # noqa: E402
+from vampkit.pipeline import run_recipe
+from vampkit.pipeline.executors import RayExecutor
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ import soundfile
 
 from helpers_models import write_tiny_set
 
-VAMPKIT = str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "vampkit")
+VAMPKIT = [sys.executable, "-m", "vampkit"]  # the command line as a user runs it, in this venv
 FAST = ("--set", "sampling.steps=2", "--set", "c2f.steps=1", "--device", "cpu")
 
 
@@ -26,12 +26,12 @@ def env_vars() -> dict[str, str]:
 
 
 def vampkit(*args, cwd):
-    return subprocess.run([VAMPKIT, *map(str, args)], cwd=cwd, capture_output=True, text=True, env=env_vars(),
+    return subprocess.run([*VAMPKIT, *map(str, args)], cwd=cwd, capture_output=True, text=True, env=env_vars(),
                           timeout=240)
 
 
 def start(*args, cwd):
-    return subprocess.Popen([VAMPKIT, *map(str, args)], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    return subprocess.Popen([*VAMPKIT, *map(str, args)], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env_vars())
 
 

@@ -69,11 +69,11 @@ def test_files_get_the_mode_the_umask_gives(tmp_path):
     try:
         from vampkit import atomic
 
-        atomic._umask.cache_clear()
+        atomic.process_umask.cache_clear()
         path = write_text(tmp_path / "a.txt", "x")
     finally:
         os.umask(old)
-        atomic._umask.cache_clear()
+        atomic.process_umask.cache_clear()
     assert path.stat().st_mode & 0o777 == 0o640
 
 

@@ -299,21 +299,20 @@ def test_a_variation_is_the_same_whatever_the_number_of_variations(tmp_path):
 
 
 def test_variations_run_in_bounded_groups(tmp_path, monkeypatch):
-    from vampkit.pipeline import process as runner
-    from vampkit.pipeline.stages import MAX_BATCH
+    from vampkit.pipeline.stages import MAX_BATCH, Write
 
-    song = write_input(tmp_path / "song.wav")
     seen = []
-    original = runner._run_input
+    write = Write.__call__
 
-    def spy(path, recipe, env, log):
-        for chunk in runner._chunks(recipe):
-            seen.append(len(chunk))
-        return original(path, recipe, env, log)
+    def counting(self, states, env):
+        seen.append(len(states))
+        return write(self, states, env)
 
-    monkeypatch.setattr(runner, "_run_input", spy)
+    monkeypatch.setattr(Write, "__call__", counting)
+    song = write_input(tmp_path / "song.wav")
     result = run(recipe_text(variations=20), [song], tmp_path / "out", dry_run=True)
     assert result.ok and max(seen) <= MAX_BATCH and sum(seen) == 20
+    assert len(result.manifest["inputs"][0]["prompts"]) == 20
 
 
 def test_env_takes_an_engine_publicly(tmp_path):
@@ -328,12 +327,12 @@ def test_outputs_are_created_with_the_umask(tmp_path):
 
     song = write_input(tmp_path / "song.wav")
     old = os.umask(0o077)
-    atomic._umask.cache_clear()
+    atomic.process_umask.cache_clear()
     try:
         result = run(recipe_text(), [song], tmp_path / "out")
     finally:
         os.umask(old)
-        atomic._umask.cache_clear()
+        atomic.process_umask.cache_clear()
     assert {p.stat().st_mode & 0o777 for p in [*result.outputs, result.manifest_path]} == {0o600}
     result = run(recipe_text(seed=1), [song], tmp_path / "out")
     assert {p.stat().st_mode & 0o777 for p in result.outputs} == {0o666 & ~old}

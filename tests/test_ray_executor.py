@@ -50,7 +50,8 @@ def local_ray():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
              _node_ip_address="127.0.0.1",
              runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join([str(TESTS), source]), "OMP_NUM_THREADS": "1"}})
-    session_dir = ray._private.worker._global_node.get_session_dir_path()
+    # Ray has no public call for its session folder, which every process it starts names
+    session_dir = ray._private.worker._global_node.get_session_dir_path()  # noqa: SLF001
     yield
     ray.shutdown()
     import time
@@ -68,7 +69,7 @@ class DyingEngine(FillEngine):
         super().__init__()
         self.marker, self.always_for = marker, always_for
 
-    def encode(self, audio, sample_rate):  # noqa: ANN001, ANN201
+    def encode(self, audio, sample_rate):
         poison = self.always_for and bool(torch.isclose(audio.abs().max(), torch.tensor(0.123), atol=1e-3))
         if poison or not os.path.exists(self.marker):
             Path(self.marker).touch()
@@ -138,7 +139,7 @@ def test_ctrl_c_stops_the_workers_and_leaves_no_partial_files(local_ray, tmp_pat
     songs = [tone(tmp_path / "in" / f"s{i}.wav", 200.0 + 30 * i, 0.3, TINY.sample_rate) for i in range(6)]
     seen = []
 
-    def interrupt(path, error):  # noqa: ANN001
+    def interrupt(path, error):
         seen.append(path)
         raise KeyboardInterrupt
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 
 @functools.lru_cache(maxsize=1)
-def _umask() -> int:
+def process_umask() -> int:
     """The process umask (read once; os.umask can only be read by setting it)."""
     with contextlib.suppress(OSError, ValueError), open("/proc/self/status", encoding="ascii") as status:
         for line in status:
@@ -31,7 +31,7 @@ def _umask() -> int:
 
 def file_mode() -> int:
     """The mode a plain ``open(path, "w")`` would give a new file: 0666 less the umask."""
-    return 0o666 & ~_umask()
+    return 0o666 & ~process_umask()
 
 
 def _place_new(temp: str, path: Path) -> None:

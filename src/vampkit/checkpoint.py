@@ -51,7 +51,7 @@ def read_checkpoint(path: str | os.PathLike) -> RawCheckpoint:
             f"{path}: refused to load: the file holds pickled objects that a weights-only load does not "
             f"accept (they could run code).{_refused_object(exc)}"
         ) from None
-    except Exception as exc:  # noqa: BLE001 - any other failure of the reader
+    except Exception as exc:  # any other failure of the reader
         raise CheckpointError(
             f"{path}: not a readable torch checkpoint (truncated or corrupt?): {_first_line(exc)}"
         ) from exc

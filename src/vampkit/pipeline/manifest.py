@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import math
 import os
 import platform
 import secrets
@@ -18,6 +17,7 @@ import attrs
 from ..atomic import atomic_path
 from ..errors import OutputError, OutputPathError
 from ..paths import make_folder, output_path
+from ..plaindata import jsonable
 from ..recipes.schema import Recipe
 from .engine import sha256_file
 from .state import SEED_DERIVATION
@@ -34,23 +34,6 @@ def package_versions() -> dict[str, str | None]:
         except importlib.metadata.PackageNotFoundError:
             out[name] = None
     return out
-
-
-def jsonable(value: Any) -> Any:
-    """Plain JSON data of recipe values (tuples as lists, non-finite floats as strings)."""
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if attrs.has(type(value)):
-        return {"name": getattr(value, "name", type(value).__name__), **jsonable(attrs.asdict(value, recurse=False))}
-    if isinstance(value, Path):
-        return str(value)
-    return repr(value)
 
 
 def resolved_recipe(recipe: Recipe) -> dict[str, Any]:

@@ -93,7 +93,7 @@ class Env:
     quiet: bool = True
     engine_factory: Callable[[], Any] | None = None
     geometry_factory: Callable[[], Any] | None = None
-    step_progress: Callable[[str, int], Callable[[int], None] | None] | None = None
+    step_progress: Callable[[str, int | None], Callable[[int], None] | None] | None = None
     timings: dict[str, float] = attrs.field(factory=dict)
     written: dict[Path, Path] = attrs.field(factory=dict)
     overwrite: bool = False
@@ -139,7 +139,7 @@ class Env:
         finally:
             self.timings[label] = self.timings.get(label, 0.0) + time.perf_counter() - start
 
-    def progress(self, label: str, total: int) -> Callable[[int], None] | None:
+    def progress(self, label: str, total: int | None) -> Callable[[int], None] | None:
         """A callback advancing a per-step progress bar, or None when quiet."""
         if self.step_progress is None:
             return None
