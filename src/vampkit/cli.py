@@ -7,6 +7,7 @@ needs (torch, the plugins, the pipeline) inside its body, so ``vampkit --help`` 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -399,15 +400,38 @@ def example_command(path: str, seconds: float, bpm: float) -> None:
 
 
 def _interrupted() -> None:
-    """Ctrl-C: a one-line note and exit 130; a second Ctrl-C while leaving changes nothing."""
+    """Ctrl-C: a one-line note and exit 130; a second Ctrl-C while leaving changes nothing.
+
+    The exception has already unwound every ``finally`` (temporary files removed, workers
+    stopped), so the process ends with ``os._exit``: CPython 3.11 kills itself with SIGINT at
+    exit when an interrupt once hit code it ran through ``PyRun_*`` (an import in a C
+    extension), even if the interrupt was handled, and the exit code would not be 130.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     click.echo("\nInterrupted (no partial files are left).", err=True)
-    sys.exit(EXIT_INTERRUPTED)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(EXIT_INTERRUPTED)
+
+
+class _Interrupt:
+    """SIGINT handler: remembers the interrupt, then raises KeyboardInterrupt as Python's does
+    (a library may turn it into another error while importing; the exit code stays 130)."""
+
+    seen = False
+
+    def __call__(self, signum: int, frame: object) -> None:
+        _Interrupt.seen = True
+        raise KeyboardInterrupt
 
 
 def main(args: list[str] | None = None) -> None:
     """The console entry point: exit codes 0 ok, 1 some input failed, 2 usage or recipe error,
     130 interrupted; never a traceback (``VAMPKIT_DEBUG=1`` shows one for an unexpected error)."""
+    with contextlib.suppress(ValueError):  # ValueError: not the main thread (main() called by a host)
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, _Interrupt())
     try:
         # descript-audio-codec's layers use torch's legacy weight_norm on purpose (its checkpoint key
         # names); torch's deprecation notice about it says nothing a vampkit user can act on
@@ -426,6 +450,8 @@ def main(args: list[str] | None = None) -> None:
             click.echo(f"Error: {_one_line(str(exc))}", err=True)
             code = exit_code_for(exc)
         except Exception as exc:  # the last line of defence: no traceback
+            if _Interrupt.seen:
+                raise KeyboardInterrupt from None
             if os.environ.get("VAMPKIT_DEBUG"):
                 raise
             click.echo(f"Error: unexpected {type(exc).__name__}: {_one_line(str(exc))} "
