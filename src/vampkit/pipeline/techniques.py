@@ -12,8 +12,8 @@ import torch
 
 from ..errors import ParameterError, RecipeError
 from ..mask import Mask
-from ..masks.validators import positive
 from ..params import param
+from ..validators import positive
 from .stages import prompt_measures, require_frames, run_model
 from .state import Env, State
 
