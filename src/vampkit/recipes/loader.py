@@ -53,6 +53,14 @@ def _shipped_dir() -> FsPath:
 SHIPPED_DIR = _shipped_dir()
 
 
+def clean(text: str) -> str:
+    """Text that any terminal can print: lone surrogates and control characters escaped."""
+    if text.isprintable():
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return "".join(c if c.isprintable() or c == "\n" else repr(c)[1:-1] for c in text).encode(
+        "utf-8", "backslashreplace").decode("utf-8")
+
+
 def dotted(path: Iterable[Any]) -> str:
     return ".".join(str(p) for p in path)
 
@@ -84,7 +92,7 @@ class SourceMap:
 
     def error(self, path: Path, message: str, *, key: bool = False) -> RecipeError:
         """A ``RecipeError`` at ``path``: ``file:line:col: dotted.key: message``."""
-        where, name = self.where(path, key=key), dotted(path)
+        where, name, message = clean(self.where(path, key=key)), clean(dotted(path)), clean(message)
         return RecipeError(f"{where}: {name + ': ' if name else ''}{message}", where=where, key=name,
                            problem=message)
 
@@ -137,8 +145,9 @@ def _compose(text: str) -> yaml.Node | None:
     """The node graph of one YAML document (aliases are shared nodes, not copies)."""
     if len(text) > MAX_RECIPE_CHARS:
         raise _YamlProblem((1, 1), (), f"the recipe is longer than {MAX_RECIPE_CHARS} characters")
-    loader = _DepthLimitedLoader(text)
+    loader = None
     try:
+        loader = _DepthLimitedLoader(text)  # its reader checks the characters here
         return loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -149,7 +158,8 @@ def _compose(text: str) -> yaml.Node | None:
     except RecursionError as exc:  # a safety net under MAX_YAML_DEPTH
         raise _YamlProblem((1, 1), (), "invalid YAML: nested too deeply") from exc
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _mark_of(mark: Any) -> tuple[int, int] | None:
@@ -214,9 +224,7 @@ class _Builder:
         try:
             return self.constructor.construct_object(node, deep=True)
         except Exception as exc:  # any failure to build a value is the file's fault
-            detail = getattr(exc, "problem", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
-            value = node.value if len(node.value) <= 40 else node.value[:37] + "..."
-            raise _YamlProblem(_mark(node), path, f"cannot read {_tag(node.tag)} {value!r}: {detail}") from exc
+            raise _YamlProblem(_mark(node), path, _scalar_problem(node, exc)) from exc
 
     def mapping(self, node: yaml.MappingNode, path: Path, depth: int) -> dict:
         if node.tag != MAP_TAG:
@@ -252,7 +260,21 @@ class _Builder:
 
 
 def _tag(tag: str) -> str:
-    return "!!" + tag.rsplit(":", 1)[-1] if tag.startswith("tag:yaml.org,2002:") else tag
+    prefix = "tag:yaml.org,2002:"
+    return "!!" + tag[len(prefix):] if tag.startswith(prefix) else tag
+
+
+def _scalar_problem(node: yaml.ScalarNode, exc: Exception) -> str:
+    """Why a tagged scalar could not be read, in one short line."""
+    if not node.value:
+        return f"the tag {_tag(node.tag)} needs a value"
+    value = node.value if len(node.value) <= 40 else node.value[:37] + "..."
+    if isinstance(exc, (KeyError, IndexError)):
+        detail = "not a valid value"
+    else:
+        detail = getattr(exc, "problem", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
+        detail = detail.split(";")[0]
+    return f"cannot read {_tag(node.tag)} {value!r}: {detail if len(detail) <= 100 else detail[:97] + '...'}"
 
 
 def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
@@ -268,10 +290,9 @@ def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
 
 
 def _located(exc: _YamlProblem, file: str) -> RecipeError:
-    where = f"{file}:{exc.mark[0]}:{exc.mark[1]}" if exc.mark else file
-    key = dotted(exc.path)
-    return RecipeError(f"{where}: {key + ': ' if key else ''}{exc.problem}", where=where, key=key,
-                       problem=exc.problem)
+    where = clean(f"{file}:{exc.mark[0]}:{exc.mark[1]}" if exc.mark else file)
+    key, problem = clean(dotted(exc.path)), clean(exc.problem)
+    return RecipeError(f"{where}: {key + ': ' if key else ''}{problem}", where=where, key=key, problem=problem)
 
 
 def parse_value(text: str) -> Any:
@@ -299,7 +320,7 @@ def key_path(key: str) -> Path:
 def parse_override(text: str) -> tuple[Path, Any]:
     """``a.b.0.c=value`` -> (path, value); the value is read as YAML (a scalar, a flow list or
     mapping) with the recipe file's limits; errors are named by the option."""
-    label = f"--set {_printable(text)}"
+    label = f"--set {clean(_printable(text))}"
     if "=" not in text:
         raise RecipeError(f"{label}: expected KEY=VALUE (e.g. sampling.temperature=0.8)", where=label,
                           problem="expected KEY=VALUE (e.g. sampling.temperature=0.8)")
@@ -672,15 +693,23 @@ def recipe_from_data(data: Any, src: SourceMap, *, default_name: str = "recipe")
 def resolve_recipe_path(name_or_path: str | os.PathLike) -> FsPath:
     """A recipe file path, or the name of a shipped recipe (``loop-variation``)."""
     path = FsPath(name_or_path)
-    if path.exists():
+    if _exists(path):
         return path
     shipped = SHIPPED_DIR / f"{path.name}.yaml" if path.suffix == "" else SHIPPED_DIR / path.name
-    if shipped.exists() and len(path.parts) == 1:
+    if len(path.parts) == 1 and _exists(shipped):
         return shipped
     known = shipped_recipes()
     hint = did_you_mean(path.stem, known) if len(path.parts) == 1 else ""
-    raise RecipeError(f"{name_or_path}: no such recipe file{hint}"
+    raise RecipeError(clean(f"{name_or_path}: no such recipe file{hint}")
                       + (f" (shipped recipes: {', '.join(known)})" if known else ""))
+
+
+def _exists(path: FsPath) -> bool:
+    """``path.exists()`` that answers False for names no file can have (NUL, too long)."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
 
 
 def shipped_recipes() -> list[str]:
@@ -701,10 +730,11 @@ def load_recipe(path: str | os.PathLike, overrides: Iterable[str | tuple[Path, A
     """Load and validate a recipe file (or a shipped recipe by name), with ``--set`` overrides."""
     file = resolve_recipe_path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        with open(file, encoding="utf-8") as stream:
+            text = stream.read(MAX_RECIPE_CHARS + 1)  # longer is refused by the parser, unread
     except (OSError, UnicodeDecodeError) as exc:
-        raise RecipeError(f"{file}: cannot read the recipe: {exc}") from exc
-    return loads_recipe(text, file=str(path) if FsPath(path).exists() else str(file),
+        raise RecipeError(clean(f"{file}: cannot read the recipe: {exc}")) from exc
+    return loads_recipe(text, file=str(path) if _exists(FsPath(path)) else str(file),
                         overrides=overrides, default_name=file.stem)
 
 
