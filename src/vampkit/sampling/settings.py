@@ -36,8 +36,9 @@ class SamplingSettings:
                                validator=non_negative)
     mask_temperature: float = param(10.5, doc="scale of the Gumbel noise when ranking confidences, annealed to 0",
                                     validator=non_negative)
-    sample_cutoff: float = param(1.0, doc="steps past this fraction of the run take the argmax",
-                                 validator=between(0, 1))
+    sample_cutoff: float = param(1.0, doc="steps past this fraction of the run take the argmax "
+                                          "(in [-1, 1]; negative: argmax from the first step, deterministic)",
+                                 validator=between(-1, 1))
     top_p: float | None = param(None, doc="nucleus filtering (null: off)", validator=unit_interval)
     top_k: int | None = param(None, doc="keep the k most likely tokens (null: off)", validator=at_least(1))
     typical_filtering: bool = param(False, doc="locally typical filtering (upstream's is a no-op)")
