@@ -634,6 +634,40 @@ def _stage(item: Any, path: Path, src: SourceMap) -> StageSpec:
     return StageSpec(str(name), params, stage, path)
 
 
+def _analysis(value: Any, src: SourceMap) -> dict:
+    """The ``analysis`` section: known keys, a registered beat tracker, options per analysis."""
+    path: Path = ("analysis",)
+    data = _check_mapping(value, path, src, "analysis options")
+    problems = _Problems()
+    for key in data:
+        if key not in ANALYSIS_KEYS:
+            problems.items.append(_unknown_key(key, ANALYSIS_KEYS, path, src))
+    if "beat_tracker" in data:
+        with problems.collect():
+            name = _expect(data["beat_tracker"], path + ("beat_tracker",), src, str, "a beat tracker name")
+            try:
+                plugins.get("beat_trackers", name)
+            except UnknownNameError as exc:
+                raise src.error(path + ("beat_tracker",), str(exc)) from None
+    if "onset_detector" in data:
+        problems.attempt(_expect, data["onset_detector"], path + ("onset_detector",), src, str,
+                         "an onset detector name")
+    if "cache" in data:
+        problems.attempt(_expect, data["cache"], path + ("cache",), src, bool, "true or false")
+    with problems.collect():
+        options = _check_mapping(data.get("options"), path + ("options",), src, "analysis name -> options")
+        known = sorted(plugins.registered("analyses"))
+        for name, opts in options.items():
+            if name not in known:
+                problems.items.append(src.error(path + ("options", name), f"unknown analysis '{str(name)[:40]}'"
+                                                f"{did_you_mean(str(name), known)} (analyses: {', '.join(known)})",
+                                                key=True))
+            else:
+                problems.attempt(_check_mapping, opts, path + ("options", name), src, "options")
+    problems.raise_any()
+    return data
+
+
 def _integer(data: Mapping, key: str, default: int, low: int, high: int, src: SourceMap) -> int:
     value = _expect(data.get(key, default), (key,), src, int, "an integer")
     if not low <= value <= high:
@@ -666,10 +700,7 @@ def recipe_from_data(data: Any, src: SourceMap, *, default_name: str = "recipe")
                        default=SamplingSettings())
     c2f = attempt(_section, SamplingSettings, data.get("c2f"), ("c2f",), src, DEFAULT_C2F_SETTINGS,
                   default=DEFAULT_C2F_SETTINGS)
-    analysis = attempt(_check_mapping, data.get("analysis"), ("analysis",), src, "analysis options", default={})
-    for key in analysis:
-        if key not in ANALYSIS_KEYS:
-            problems.items.append(_unknown_key(key, ANALYSIS_KEYS, ("analysis",), src))
+    analysis = attempt(_analysis, data.get("analysis"), src, default={})
     pipeline = attempt(_pipeline, data.get("pipeline"), src, default=None)
     weights = attempt(_weights, data.get("weights"), src, default=WeightsSpec())
     inputs = attempt(_inputs, data.get("input"), src, default=())
