@@ -27,6 +27,12 @@ TESTING_NAMES = frozenset({
     "grids", "make_context", "noise_audio", "standard_analyses", "synthetic_beats", "synthetic_onsets",
 })
 
+#: vampkit.validators: attrs validators for plugin parameters (docs/plugin-tutorial.md)
+VALIDATOR_NAMES = frozenset({
+    "at_least", "at_most", "between", "check_within_grid", "choices", "fail", "finite", "non_negative", "positive",
+    "probability", "unit_interval",
+})
+
 #: every hook a plugin may implement; each takes exactly one argument, ``register``
 HOOKS = frozenset({"register_masks", "register_models", "register_codecs", "register_beat_trackers",
                    "register_analyses", "register_stages"})
@@ -52,6 +58,13 @@ def test_star_import_gives_the_public_names():
     namespace: dict = {}
     exec("from vampkit import *", namespace)  # noqa: S102 - the point of the test
     assert PUBLIC_NAMES - {"__version__"} <= set(namespace)
+
+
+@pytest.mark.parametrize("name", sorted(VALIDATOR_NAMES))
+def test_validator_name_is_still_exported(name):
+    import vampkit.validators
+
+    assert name in vampkit.validators.__all__ and hasattr(vampkit.validators, name)
 
 
 @pytest.mark.parametrize("name", sorted(TESTING_NAMES))

@@ -14,11 +14,11 @@ import torch
 
 from ..audio import load_audio, resample, save_audio
 from ..context import MaskContext
-from ..errors import ParameterError, RecipeError
+from ..errors import RecipeError
 from ..mask import Mask
-from ..masks.validators import non_negative
 from ..params import param
 from ..prompt import Prompt
+from ..validators import non_negative, positive
 from .state import Env, State
 
 DRY_RUN_SKIPS = "skipped in a dry run"
@@ -63,11 +63,9 @@ class Load:
     name = "load"
 
     start: float = param(0.0, doc="seconds skipped at the start", validator=non_negative)
-    duration: float | None = param(None, doc="seconds kept (null: to the end)")
+    duration: float | None = param(None, doc="seconds kept (null: to the end)", validator=positive)
 
     def __call__(self, states: list[State], env: Env) -> list[State]:
-        if self.duration is not None and self.duration <= 0:
-            raise ParameterError(f"load: duration must be > 0, got {self.duration}")
         loaded = load_audio(states[0].input)
         audio, sample_rate = loaded.samples, loaded.sample_rate
         first = int(round(self.start * sample_rate))
