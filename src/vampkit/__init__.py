@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from .analysis import analyses_for
 from .beats import Beats, BeatTracker
-from .audio import Audio, load_audio, save_audio
+from .audio import Audio, EncodedAudio, decode_audio, encode_audio, load_audio, save_audio
+from .bundles import VAMPNET, ModelBundle
 from .codecs import Codec, load_codec
 from .context import MaskContext
 from .errors import (
@@ -39,6 +40,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Audio",
+    "EncodedAudio",
+    "ModelBundle",
+    "VAMPNET",
+    "decode_audio",
+    "encode_audio",
     "Codec",
     "load_audio",
     "load_codec",

@@ -26,8 +26,9 @@ def register_masks(register: Register) -> None:
 
 
 @hookspec
-def register_models(register: Register) -> None:
-    """Register token model classes (``vampkit.TokenModel``), each with a ``name``."""
+def register_bundles(register: Register) -> None:
+    """Register model bundles (``vampkit.ModelBundle`` values): Hub files, token grid, context
+    lengths, loudness target; each ``name`` is a ``--weights`` / recipe ``weights:`` value."""
 
 
 @hookspec

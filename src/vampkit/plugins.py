@@ -36,7 +36,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
 #: registry kind -> hook name
 KINDS: dict[str, str] = {
     "masks": "register_masks",
-    "models": "register_models",
+    "bundles": "register_bundles",
     "codecs": "register_codecs",
     "beat_trackers": "register_beat_trackers",
     "analyses": "register_analyses",
@@ -45,7 +45,7 @@ KINDS: dict[str, str] = {
 
 _KIND_LABEL = {
     "masks": "mask generator",
-    "models": "model",
+    "bundles": "model bundle",
     "codecs": "codec",
     "beat_trackers": "beat tracker",
     "analyses": "analysis",
@@ -161,6 +161,15 @@ def _validate(kind: str, obj: Any, plugin: str) -> str:
             raise PluginError(f"plugin '{plugin}': mask generator '{name}' must be an attrs class")
         if not callable(getattr(obj, "__call__", None)):
             raise PluginError(f"plugin '{plugin}': mask generator '{name}' has no __call__(ctx)")
+    if kind == "bundles":
+        from .bundles import ModelBundle
+
+        if not isinstance(obj, ModelBundle):
+            raise PluginError(f"plugin '{plugin}': model bundle '{name}' must be a vampkit.ModelBundle value, "
+                              f"got {type(obj).__name__}")
+        if any(c in name for c in ":,/\\") or name != name.strip():
+            raise PluginError(f"plugin '{plugin}': model bundle name '{name}' may not contain ':', ',', "
+                              f"slashes or surrounding spaces (it is a --weights value)")
     return name
 
 

@@ -1,9 +1,10 @@
-"""Model weights: named presets on the Hugging Face Hub, or local files, resolved to paths.
+"""Model weights: registered bundles on the Hugging Face Hub, or local files, resolved to paths.
 
-``resolve_weights("vampnet")`` fetches upstream's published ``coarse.pth``, ``c2f.pth`` and
-``codec.pth`` from ``hugggof/vampnet`` into vampkit's cache (``$VAMPKIT_CACHE/hf``);
-``"vampnet:<name>"`` takes the fine-tuned ``loras/<name>/{coarse,c2f}.pth`` (full checkpoints)
-with the same codec. Local paths: a directory holding the three files, or
+``resolve_weights("vampnet")`` fetches the files of the bundle ``vampkit.bundles.VAMPNET``
+(upstream's ``coarse.pth``, ``c2f.pth``, ``codec.pth`` in ``hugggof/vampnet``) into vampkit's
+cache (``$VAMPKIT_CACHE/hf``); ``"vampnet:<name>"`` takes the fine-tuned
+``loras/<name>/{coarse,c2f}.pth`` (full checkpoints) with the same codec. Any bundle a plugin
+registers resolves the same way. Local paths: a directory holding the three files, or
 ``"coarse.pth,c2f.pth,codec.pth"`` (c2f may be left empty for a coarse-only model).
 """
 
@@ -12,65 +13,58 @@ from __future__ import annotations
 import os
 import socket
 import urllib.parse
-import re
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import attrs
 
+from . import bundles
+from .bundles import VAMPNET, ModelBundle
 from .cache import cache_dir
 from .errors import WeightsUnavailableError
+from .hashing import sha256_file
 
 HF_SUBDIR = "hf"
-_LORA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-@attrs.frozen
-class Preset:
-    """Where a named set of weights lives on the Hub."""
-
-    repo_id: str
-    coarse: str
-    c2f: str | None
-    codec: str
-    revision: str = "main"
-    description: str = ""
 
 
 @attrs.frozen
 class WeightPaths:
-    """Local files of one model set; ``c2f`` is None for a coarse-only set."""
+    """Local files of one model set; ``c2f`` is None for a coarse-only set.
+
+    ``bundle`` holds the facts the files are run with (loudness target, context lengths):
+    the registered bundle they came from, or ``bundles.VAMPNET`` for local files.
+    """
 
     coarse: Path
     c2f: Path | None
     codec: Path
+    bundle: ModelBundle = attrs.field(default=VAMPNET, eq=False, repr=False)
 
 
-PRESETS: dict[str, Preset] = {
-    "vampnet": Preset("hugggof/vampnet", "coarse.pth", "c2f.pth", "codec.pth",
-                      description="upstream VampNet (CC BY-NC-SA 4.0 weights)"),
-}
+class _Presets(Mapping[str, ModelBundle]):
+    """The registered bundles by name, read at each access (plugins may add some)."""
+
+    def __getitem__(self, name: str) -> ModelBundle:
+        return bundles.registered()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(bundles.registered())
+
+    def __len__(self) -> int:
+        return len(bundles.registered())
 
 
-def preset(spec: str) -> Preset:
-    """The preset for ``spec``: a name of ``PRESETS`` or ``"<preset>:<lora name>"``."""
-    base, _, lora = spec.partition(":")
-    if base not in PRESETS:
-        known = ", ".join(sorted(PRESETS))
-        raise WeightsUnavailableError(
-            f"unknown weights '{spec}': not a preset ({known}, or '<preset>:<fine-tuned name>') "
-            f"nor an existing local path"
-        )
-    found = PRESETS[base]
-    if not lora:
-        return found
-    if not _LORA_NAME.match(lora):
-        raise WeightsUnavailableError(f"weights '{spec}': '{lora}' is not a valid fine-tuned model name")
-    return attrs.evolve(found, coarse=f"loras/{lora}/coarse.pth", c2f=f"loras/{lora}/c2f.pth",
-                        description=f"{found.description}, fine-tuned '{lora}'")
+#: weights names ``--weights`` and recipes accept: every registered ``ModelBundle``
+PRESETS: Mapping[str, ModelBundle] = _Presets()
+
+
+def preset(spec: str) -> ModelBundle:
+    """The bundle for ``spec``: a registered name or ``"<bundle>:<fine-tuned name>"``."""
+    return bundles.get(spec)
 
 
 def resolve_weights(spec: str, *, offline: bool | None = None) -> WeightPaths:
-    """Local paths for ``spec`` (preset name or local paths), downloading what is not cached.
+    """Local paths for ``spec`` (bundle name or local paths), downloading what is not cached.
 
     Offline (``offline=True`` or ``HF_HUB_OFFLINE=1``) only the cache is used; a file neither
     cached nor downloadable raises ``WeightsUnavailableError`` saying which file, where it was
@@ -79,11 +73,32 @@ def resolve_weights(spec: str, *, offline: bool | None = None) -> WeightPaths:
     local = _local_weights(spec)
     if local is not None:
         return local
-    found = preset(spec)
+    return fetch_bundle(preset(spec), offline=offline)
+
+
+def fetch_bundle(bundle: ModelBundle, *, offline: bool | None = None) -> WeightPaths:
+    """Local paths of a bundle's files from vampkit's Hub cache, downloaded when missing and
+    checked against the bundle's published sha256 where it has one."""
     if offline is None:
         offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-    fetch = lambda name: _download(found, name, offline)  # noqa: E731
-    return WeightPaths(fetch(found.coarse), fetch(found.c2f) if found.c2f else None, fetch(found.codec))
+
+    def fetch(name: str) -> Path:
+        return _checked(bundle, name, _download(bundle, name, offline))
+
+    return WeightPaths(fetch(bundle.coarse), fetch(bundle.c2f) if bundle.c2f else None, fetch(bundle.codec),
+                       bundle=bundle)
+
+
+def _checked(bundle: ModelBundle, filename: str, path: Path) -> Path:
+    expected = bundle.sha256.get(filename)
+    if expected is not None:
+        actual = sha256_file(path)
+        if actual != expected.lower():
+            raise WeightsUnavailableError(
+                f"weights file '{filename}' of {bundle.repo_id} at {path} has sha256 {actual}, not the published "
+                f"{expected}: a damaged or replaced file; delete it and fetch it again"
+            )
+    return path
 
 
 def _local_weights(spec: str) -> WeightPaths | None:
@@ -110,7 +125,7 @@ def _local_weights(spec: str) -> WeightPaths | None:
     return None
 
 
-def _download(found: Preset, filename: str, offline: bool) -> Path:
+def _download(found: ModelBundle, filename: str, offline: bool) -> Path:
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
 

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-from .encoding import EncodedAudio, decode_audio, encode_audio
+from .encoding import EncodedAudio, MonoMixWarning, check_audio, decode_audio, encode_audio, mono_mix, restore_loudness
 from .io import Audio, load_audio, save_audio
-from .loudness import VAMPNET_LOUDNESS_DB, integrated_loudness, limit_peak, normalize_loudness
-from .resample import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, check_sample_rate, resample
+from .loudness import integrated_loudness, limit_peak, normalize_loudness
+from .resample import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, check_sample_rate, resample, resampled_length
 
 __all__ = [
     "MAX_SAMPLE_RATE",
     "MIN_SAMPLE_RATE",
-    "VAMPNET_LOUDNESS_DB",
     "Audio",
     "EncodedAudio",
+    "MonoMixWarning",
+    "check_audio",
     "check_sample_rate",
     "decode_audio",
     "encode_audio",
     "integrated_loudness",
     "limit_peak",
     "load_audio",
+    "mono_mix",
     "normalize_loudness",
     "resample",
+    "resampled_length",
+    "restore_loudness",
     "save_audio",
 ]

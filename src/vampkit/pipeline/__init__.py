@@ -1,12 +1,11 @@
 """Pipelines: recipes run as stages over inputs (load, encode, mask, vamp, decode, write...)."""
 
-from .engine import PRESET_GEOMETRY, Engine, Geometry, VampNetEngine
+from .engine import Engine, Geometry, VampNetEngine
 from .runner import Failure, RunResult, expand_inputs, run_recipe
 from .stages import output_name
 from .state import Env, State
 
 __all__ = [
-    "PRESET_GEOMETRY",
     "Engine",
     "Env",
     "Failure",

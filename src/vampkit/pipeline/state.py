@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 import torch
 
+from ..audio import Audio, EncodedAudio
 from ..mask import Mask
 from ..recipes.schema import Recipe
 
@@ -19,8 +20,11 @@ from ..recipes.schema import Recipe
 class State:
     """One (input, variation, sweep point) on its way to an output file.
 
-    Stages return new states (``evolve``); ``codes`` are the input tokens ``(1, C, T)``,
-    ``mask`` the whole-grid mask (True = generated), ``out_codes`` what the model made.
+    Stages return new states (``evolve``); ``audio`` is the input (an excerpt, at its own rate
+    and channels), ``encoded`` its tokens with the loudness measured when encoding, ``codes``
+    the input tokens ``(1, C, T)``, ``mask`` the whole-grid mask (True = generated),
+    ``out_codes`` what the model made and ``out_audio`` their audio. ``analyses`` is shared by
+    every state of one input, so analyses run once per input (not per variation or sweep point).
     """
 
     input: Path
@@ -28,16 +32,16 @@ class State:
     seed: int
     variation: int | str = 0
     point: str = ""
-    audio: torch.Tensor | None = None  # (channels, samples) at sample_rate
-    sample_rate: int | None = None
+    audio: Audio | None = None
+    encoded: EncodedAudio | None = None
     codes: torch.Tensor | None = None
     n_frames: int | None = None
     mask: Mask | None = None
     out_codes: torch.Tensor | None = None
-    out_audio: torch.Tensor | None = None
-    out_sample_rate: int | None = None
+    out_audio: Audio | None = None
     outputs: tuple[Path, ...] = ()
     info: dict[str, Any] = attrs.field(factory=dict)
+    analyses: dict[Any, Any] | None = attrs.field(default=None, repr=False)
 
     @property
     def stem(self) -> str:

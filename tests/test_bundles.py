@@ -1,0 +1,198 @@
+"""Model bundles: the VampNet facts in one value, third-party bundles through the hook, and
+``bundle.load`` against a local Hub stand-in on 127.0.0.1 serving tiny checkpoints."""
+
+from __future__ import annotations
+
+import http.server
+import math
+import sys
+import threading
+import types
+from pathlib import Path
+
+import attrs
+import pytest
+import torch
+
+import vampkit
+from vampkit import Audio, ModelBundle, PluginError, WeightsUnavailableError, plugins
+from vampkit.bundles import VAMPNET, Geometry, get
+from vampkit.pipeline.engine import geometry_for
+from vampkit.recipes.schema import WeightsSpec
+from vampkit.weights import PRESETS
+
+sys.path.insert(0, str(Path(__file__).parent))
+from helpers_models import write_tiny_set  # noqa: E402
+
+
+def test_vampnet_bundle_holds_upstreams_facts():
+    assert (VAMPNET.repo_id, VAMPNET.coarse, VAMPNET.c2f, VAMPNET.codec) == (
+        "hugggof/vampnet", "coarse.pth", "c2f.pth", "codec.pth")
+    assert VAMPNET.geometry == Geometry(44100, 768, 14, 1024)
+    assert VAMPNET.frame_rate == pytest.approx(57.42, abs=0.01)
+    assert VAMPNET.loudness_db == -24.0
+    # 10 s coarse and 3 s c2f windows, in frames
+    assert VAMPNET.coarse_context_frames == math.ceil(10 * VAMPNET.frame_rate)
+    assert VAMPNET.c2f_context_frames == math.ceil(3 * VAMPNET.frame_rate)
+    assert "CC BY-NC-SA" in VAMPNET.license
+
+
+def test_presets_dry_run_grid_and_the_model_read_the_bundle():
+    from vampkit.models.vampnet import C2F_CONTEXT_FRAMES, COARSE_CONTEXT_FRAMES
+
+    assert PRESETS["vampnet"] is VAMPNET
+    assert geometry_for(WeightsSpec(preset="vampnet")) == VAMPNET.geometry
+    assert (COARSE_CONTEXT_FRAMES, C2F_CONTEXT_FRAMES) == (VAMPNET.coarse_context_frames, VAMPNET.c2f_context_frames)
+
+
+def test_a_fine_tuned_name_keeps_the_codec_and_the_grid():
+    jazz = get("vampnet:jazz")
+    assert (jazz.coarse, jazz.c2f, jazz.codec) == ("loras/jazz/coarse.pth", "loras/jazz/c2f.pth", "codec.pth")
+    assert jazz.geometry == VAMPNET.geometry
+    with pytest.raises(WeightsUnavailableError, match="not a valid fine-tuned model name"):
+        get("vampnet:../x")
+
+
+def test_an_unknown_bundle_name_suggests_the_closest():
+    with pytest.raises(WeightsUnavailableError, match=r"unknown weights 'vampnat' \(did you mean 'vampnet'\?\)"):
+        get("vampnat")
+
+
+MINE = attrs.evolve(VAMPNET, name="mine", repo_id="acme/tiny-vampnet", sample_rate=44100, hop_length=768,
+                    n_codebooks=14, codebook_size=128, description="a test bundle", license="MIT")
+
+
+@pytest.fixture
+def mine_plugin():
+    module = types.ModuleType("mine_bundles")
+
+    @vampkit.hookimpl
+    def register_bundles(register):
+        register(MINE)
+
+    module.register_bundles = register_bundles
+    name = plugins.register_plugin(module, name="mine-bundles")
+    yield name
+    plugins.unregister_plugin(name)
+
+
+def test_a_plugin_bundle_is_a_weights_name(mine_plugin):
+    assert PRESETS["mine"] is MINE and "mine" in dict(PRESETS)
+    assert geometry_for(WeightsSpec(preset="mine")).codebook_size == 128
+    assert plugins.get("bundles", "mine") is MINE
+
+
+def test_a_bundle_that_is_not_a_model_bundle_is_refused():
+    module = types.SimpleNamespace(register_bundles=vampkit.hookimpl(lambda register: register(
+        types.SimpleNamespace(name="fake"))))
+    name = plugins.register_plugin(module, name="fake-bundles")
+    try:
+        with pytest.raises(PluginError, match="fake-bundles.*must be a vampkit.ModelBundle"):
+            plugins.registered("bundles")
+    finally:
+        plugins.unregister_plugin(name)
+
+
+def test_a_bundle_name_with_a_colon_is_refused():
+    bad = attrs.evolve(VAMPNET, name="a:b")
+    module = types.SimpleNamespace(register_bundles=vampkit.hookimpl(lambda register: register(bad)))
+    name = plugins.register_plugin(module, name="colon-bundles")
+    try:
+        with pytest.raises(PluginError, match="may not contain ':'"):
+            plugins.registered("bundles")
+    finally:
+        plugins.unregister_plugin(name)
+
+
+def test_bundle_facts_are_checked():
+    with pytest.raises(ValueError, match="hop_length must be a positive number"):
+        attrs.evolve(VAMPNET, hop_length=0)
+
+
+class _Hub(http.server.BaseHTTPRequestHandler):
+    """hf_hub_download's HEAD and GET of /<repo>/resolve/<revision>/<file>, from ``files``."""
+
+    files: dict[str, bytes] = {}
+
+    def _body(self) -> bytes | None:
+        prefix = f"/{MINE.repo_id}/resolve/main/"
+        return self.files.get(self.path[len(prefix):]) if self.path.startswith(prefix) else None
+
+    def _head(self, body: bytes | None) -> None:
+        import hashlib
+
+        if body is None:
+            self.send_response(404)
+            self.send_header("X-Error-Code", "EntryNotFound")
+            self.send_header("Content-Length", "0")
+        else:
+            self.send_response(200)
+            self.send_header("X-Repo-Commit", "0" * 40)
+            self.send_header("ETag", '"' + hashlib.sha1(body).hexdigest() + '"')
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._head(self._body())
+
+    def do_GET(self) -> None:  # noqa: N802
+        body = self._body()
+        self._head(body)
+        if body is not None:
+            self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def hub(monkeypatch, tmp_path):
+    (tmp_path / "published").mkdir()
+    files = write_tiny_set(tmp_path / "published")
+    _Hub.files = {f"{role}.pth": Path(path).read_bytes() for role, path in files.items()}
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}")
+    monkeypatch.setenv("VAMPKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    yield _Hub
+    server.shutdown()
+    server.server_close()
+
+
+def test_load_fetches_the_files_and_returns_an_engine_with_the_bundles_facts(hub):
+    engine = MINE.load(device="cpu")
+    assert engine.bundle is MINE
+    assert engine.geometry == MINE.geometry
+    assert engine.coarse.context_frames == MINE.coarse_context_frames
+    assert engine.c2f.context_frames == MINE.c2f_context_frames
+    assert set(engine.checkpoints) == {"coarse", "c2f", "codec"}
+
+
+def test_engine_round_trip_carries_the_loudness_in_the_encoded_value(hub):
+    engine = MINE.load(device="cpu")
+    t = torch.arange(22050) / 22050
+    loud = Audio(torch.sin(2 * math.pi * 220 * t)[None].repeat(2, 1) * 0.5, 22050)
+    quiet = Audio(loud.samples * 0.05, 22050)
+    first, second = engine.encode(loud), engine.encode(quiet)
+    assert first.loudness - second.loudness == pytest.approx(26.02, abs=0.05)
+    # decoding the first after encoding the second still restores the first's loudness
+    out = engine.decode(first, first.codes)
+    assert (out.sample_rate, out.samples.shape) == (22050, (1, 22050))
+    from vampkit.audio import integrated_loudness
+
+    assert integrated_loudness(out.samples, 22050) == pytest.approx(first.loudness, abs=0.1)
+
+
+def test_a_published_checksum_that_does_not_match_is_refused(hub):
+    wrong = attrs.evolve(MINE, sha256={"codec.pth": "0" * 64})
+    with pytest.raises(WeightsUnavailableError, match="codec.pth.*has sha256 .* not the published"):
+        wrong.resolve()
+
+
+def test_a_matching_published_checksum_passes(hub):
+    import hashlib
+
+    right = attrs.evolve(MINE, sha256={"codec.pth": hashlib.sha256(hub.files["codec.pth"]).hexdigest()})
+    assert right.resolve().codec.read_bytes() == hub.files["codec.pth"]
