@@ -6,7 +6,7 @@ Everything in ``__all__`` is the public API that plugins and notebooks may rely 
 from __future__ import annotations
 
 from .analysis import analyses_for
-from .beats import Beats, BeatTracker
+from .beats import Beats, BeatTracker, OnsetDetector
 from .audio import Audio, EncodedAudio, decode_audio, encode_audio, load_audio, save_audio
 from .bundles import VAMPNET, ModelBundle
 from .codecs import Codec, load_codec
@@ -33,7 +33,7 @@ from .device import resolve_device
 from .models import TokenModel, VampNet
 from .sampling import SamplingSettings, coarse_to_fine, sample, vamp
 from .weights import resolve_weights
-from .pipeline import RunResult, run_recipe
+from .pipeline import Env, RunResult, Stage, State, run_recipe
 from .recipes import Recipe, load_recipe
 
 __version__ = "0.1.0"
@@ -51,6 +51,10 @@ __all__ = [
     "save_audio",
     "Recipe",
     "RunResult",
+    "Env",
+    "Stage",
+    "State",
+    "OnsetDetector",
     "load_recipe",
     "run_recipe",
     "vamp",

@@ -42,6 +42,12 @@ def register_beat_trackers(register: Register) -> None:
 
 
 @hookspec
+def register_onset_detectors(register: Register) -> None:
+    """Register onset detector classes (``vampkit.OnsetDetector``), each with a ``name``: the
+    ``onsets`` analysis picks one with ``analysis: {onset_detector: NAME}``."""
+
+
+@hookspec
 def register_analyses(register: Register) -> None:
     """Register analyses that mask generators read through ``MaskContext.analysis(name)``:
     objects with a ``name`` and ``__call__(audio, sample_rate, **options)``."""

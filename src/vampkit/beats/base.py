@@ -1,4 +1,5 @@
-"""``Beats`` (what a beat tracker finds) and ``BeatTracker`` (what a beat tracker is)."""
+"""``Beats`` (what a beat tracker finds), ``BeatTracker`` and ``OnsetDetector`` (what a beat
+tracker and an onset detector are)."""
 
 from __future__ import annotations
 
@@ -99,6 +100,19 @@ def mono(audio: Any, *, what: str = "audio") -> np.ndarray:
     if not np.isfinite(array).all():
         raise AudioError(f"{what}: the audio contains NaN or infinite samples")
     return np.ascontiguousarray(array, dtype=np.float32)
+
+
+@runtime_checkable
+class OnsetDetector(Protocol):
+    """An onset detector: a registered ``name`` and ``detect(audio, sample_rate) -> times``.
+
+    ``audio`` is a mono numpy array; the result is onset times in seconds. Detectors are frozen
+    attrs classes whose fields are their parameters (part of the analysis cache key).
+    """
+
+    name: ClassVar[str]
+
+    def detect(self, audio: Any, sample_rate: int) -> Iterable[float]: ...
 
 
 def resample(signal: np.ndarray, sample_rate: int, target_rate: int) -> np.ndarray:

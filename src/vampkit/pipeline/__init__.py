@@ -3,7 +3,7 @@
 from .engine import Engine, Geometry, VampNetEngine
 from .runner import Failure, RunResult, expand_inputs, run_recipe
 from .stages import output_name
-from .state import Env, State
+from .state import Env, Stage, State
 
 __all__ = [
     "Engine",
@@ -11,6 +11,7 @@ __all__ = [
     "Failure",
     "Geometry",
     "RunResult",
+    "Stage",
     "State",
     "VampNetEngine",
     "expand_inputs",

@@ -1,4 +1,5 @@
-"""What flows through a pipeline: one ``State`` per output in the making, and the run's ``Env``."""
+"""What flows through a pipeline: one ``State`` per output in the making, the run's ``Env``,
+and ``Stage``, what a pipeline step is (public: stage plugins are written against these)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import attrs
 import torch
@@ -118,3 +119,19 @@ class Env:
         if self.step_progress is None:
             return None
         return self.step_progress(label, total)
+
+
+@runtime_checkable
+class Stage(Protocol):
+    """A pipeline step: a frozen attrs class with a ``name`` (its key in a recipe's
+    ``pipeline:``), its parameters as ``vampkit.param()`` fields, and ``__call__(states, env)``.
+
+    It receives every state of one input at once (one per variation and sweep point) and
+    returns the states for the next stage: the same number (transform each with
+    ``state.evolve``), more (fan out) or fewer (join). In a dry run (``env.dry_run``) it must
+    not touch ``env.engine``. Register stage classes with the ``register_stages`` hook.
+    """
+
+    name: ClassVar[str]
+
+    def __call__(self, states: list[State], env: Env) -> list[State]: ...
