@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-import http.server
 import math
-import sys
-import threading
 import types
 from pathlib import Path
 
@@ -15,14 +12,14 @@ import pytest
 import torch
 
 import vampkit
-from vampkit import Audio, ModelBundle, PluginError, WeightsUnavailableError, plugins
+from helpers_models import write_tiny_set
+from hub_stub import serve_hub
+from vampkit import Audio, PluginError, WeightsUnavailableError, plugins
 from vampkit.bundles import VAMPNET, Geometry, get
 from vampkit.pipeline.engine import geometry_for
 from vampkit.recipes.schema import WeightsSpec
 from vampkit.weights import PRESETS
 
-sys.path.insert(0, str(Path(__file__).parent))
-from helpers_models import write_tiny_set  # noqa: E402
 
 
 def test_vampnet_bundle_holds_upstreams_facts():
@@ -82,23 +79,15 @@ def test_a_plugin_bundle_is_a_weights_name(mine_plugin):
     assert plugins.get("bundles", "mine") is MINE
 
 
-def test_a_bundle_that_is_not_a_model_bundle_is_refused():
-    module = types.SimpleNamespace(register_bundles=vampkit.hookimpl(lambda register: register(
-        types.SimpleNamespace(name="fake"))))
-    name = plugins.register_plugin(module, name="fake-bundles")
+@pytest.mark.parametrize("thing, message", [
+    (types.SimpleNamespace(name="fake"), r"'bad-bundles': model bundle 'fake' must be a vampkit.ModelBundle"),
+    (attrs.evolve(VAMPNET, name="a:b"), r"'bad-bundles': model bundle name 'a:b' may not contain ':'"),
+])
+def test_a_plugin_registering_a_bad_bundle_is_named(thing, message):
+    module = types.SimpleNamespace(register_bundles=vampkit.hookimpl(lambda register: register(thing)))
+    name = plugins.register_plugin(module, name="bad-bundles")
     try:
-        with pytest.raises(PluginError, match="fake-bundles.*must be a vampkit.ModelBundle"):
-            plugins.registered("bundles")
-    finally:
-        plugins.unregister_plugin(name)
-
-
-def test_a_bundle_name_with_a_colon_is_refused():
-    bad = attrs.evolve(VAMPNET, name="a:b")
-    module = types.SimpleNamespace(register_bundles=vampkit.hookimpl(lambda register: register(bad)))
-    name = plugins.register_plugin(module, name="colon-bundles")
-    try:
-        with pytest.raises(PluginError, match="may not contain ':'"):
+        with pytest.raises(PluginError, match=message):
             plugins.registered("bundles")
     finally:
         plugins.unregister_plugin(name)
@@ -109,56 +98,13 @@ def test_bundle_facts_are_checked():
         attrs.evolve(VAMPNET, hop_length=0)
 
 
-class _Hub(http.server.BaseHTTPRequestHandler):
-    """hf_hub_download's HEAD and GET of /<repo>/resolve/<revision>/<file>, from ``files``."""
-
-    files: dict[str, bytes] = {}
-
-    def _body(self) -> bytes | None:
-        prefix = f"/{MINE.repo_id}/resolve/main/"
-        return self.files.get(self.path[len(prefix):]) if self.path.startswith(prefix) else None
-
-    def _head(self, body: bytes | None) -> None:
-        import hashlib
-
-        if body is None:
-            self.send_response(404)
-            self.send_header("X-Error-Code", "EntryNotFound")
-            self.send_header("Content-Length", "0")
-        else:
-            self.send_response(200)
-            self.send_header("X-Repo-Commit", "0" * 40)
-            self.send_header("ETag", '"' + hashlib.sha1(body).hexdigest() + '"')
-            self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-
-    def do_HEAD(self) -> None:  # noqa: N802
-        self._head(self._body())
-
-    def do_GET(self) -> None:  # noqa: N802
-        body = self._body()
-        self._head(body)
-        if body is not None:
-            self.wfile.write(body)
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 @pytest.fixture
 def hub(monkeypatch, tmp_path):
     (tmp_path / "published").mkdir()
     files = write_tiny_set(tmp_path / "published")
-    _Hub.files = {f"{role}.pth": Path(path).read_bytes() for role, path in files.items()}
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hub)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}")
-    monkeypatch.setenv("VAMPKIT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-    yield _Hub
-    server.shutdown()
-    server.server_close()
+    served = {f"{role}.pth": Path(path).read_bytes() for role, path in files.items()}
+    with serve_hub(monkeypatch, str(tmp_path / "cache"), MINE.repo_id, served) as handler:
+        yield handler
 
 
 def test_load_fetches_the_files_and_returns_an_engine_with_the_bundles_facts(hub):

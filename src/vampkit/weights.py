@@ -182,3 +182,42 @@ def _reachable(endpoint: str | None, timeout: float = 5.0) -> bool:
     except OSError:
         return False
     return True
+
+
+#: set to 1 to forbid vampkit any network access (``HF_HUB_OFFLINE=1`` does the same)
+OFFLINE_ENV = "VAMPKIT_OFFLINE"
+_TRUE = ("1", "true", "yes", "on")
+
+
+def offline_mode() -> bool:
+    """Whether downloads are forbidden: ``VAMPKIT_OFFLINE`` or ``HF_HUB_OFFLINE`` is set."""
+    return any(os.environ.get(name, "").strip().lower() in _TRUE for name in (OFFLINE_ENV, "HF_HUB_OFFLINE"))
+
+
+def fetch_url(url: str, dest: str | os.PathLike, *, sha256: str | None = None, progress: bool = True) -> Path:
+    """A published file outside the Hub (e.g. DAC's GitHub releases) at ``dest``, fetched with
+    pooch when missing: downloaded to a temporary file, checked against ``sha256`` when one is
+    known, then moved into place; a cached copy is used (and checked) without the network."""
+    import pooch
+
+    dest = Path(dest)
+    how = f"download {url} on a connected machine and place it at '{dest}'" + (f" (sha256 {sha256})" if sha256 else "")
+    if not dest.is_file() and offline_mode():
+        raise WeightsUnavailableError(
+            f"could not download {url} to '{dest}': offline mode is on ({OFFLINE_ENV} / HF_HUB_OFFLINE), so "
+            f"vampkit does not use the network. To install it by hand, {how}."
+        )
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        found = pooch.retrieve(url, known_hash=f"sha256:{sha256.lower()}" if sha256 else None, fname=dest.name,
+                               path=dest.parent, progressbar=progress)
+    except ValueError as exc:  # pooch's checksum mismatch: the download is discarded
+        raise WeightsUnavailableError(
+            f"checksum mismatch for {url}: expected sha256 {sha256}; the download was discarded ({exc}). "
+            f"To install it by hand, {how}."
+        ) from exc
+    except Exception as exc:  # requests' connection and HTTP errors, disk errors: named, re-raised
+        raise WeightsUnavailableError(
+            f"could not download {url} to '{dest}': {type(exc).__name__}: {exc}. To install it by hand, {how}."
+        ) from exc
+    return Path(found)

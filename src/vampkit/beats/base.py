@@ -116,14 +116,14 @@ class OnsetDetector(Protocol):
 
 
 def resample(signal: np.ndarray, sample_rate: int, target_rate: int) -> np.ndarray:
-    """Mono float32 ``signal`` at ``target_rate`` (soxr, high quality); unchanged if equal."""
-    if sample_rate <= 0:
-        raise ParameterError(f"sample_rate must be positive, got {sample_rate}")
+    """Mono float32 ``signal`` at ``target_rate`` through vampkit's one resampler
+    (``vampkit.audio.resample``, soxr HQ); unchanged if the rates are equal."""
+    from ..audio.resample import resample as resample_tensor
+
     if int(sample_rate) == int(target_rate):
         return signal
-    import soxr
-
-    return np.ascontiguousarray(soxr.resample(signal, int(sample_rate), int(target_rate)), dtype=np.float32)
+    out = resample_tensor(torch.from_numpy(np.ascontiguousarray(signal, dtype=np.float32)), sample_rate, target_rate)
+    return np.ascontiguousarray(out.numpy(), dtype=np.float32)
 
 
 def bar_positions(times: np.ndarray, downbeats: np.ndarray, meter: int | None) -> np.ndarray:
