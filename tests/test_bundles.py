@@ -142,3 +142,13 @@ def test_a_matching_published_checksum_passes(hub):
 
     right = attrs.evolve(MINE, sha256={"codec.pth": hashlib.sha256(hub.files["codec.pth"]).hexdigest()})
     assert right.resolve().codec.read_bytes() == hub.files["codec.pth"]
+
+
+def test_the_docs_table_shows_the_bundles_values():
+    import re
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "codecs.md").read_text()
+    rows = dict(re.findall(r"^\| `(\w+)`[^|]* \| ([^|]+) \|", text, re.MULTILINE))
+    for field in ("sample_rate", "n_codebooks", "coarse_codebooks", "coarse_context_frames", "loudness_db"):
+        shown = rows[field].split(",")[0].strip()
+        assert shown == str(getattr(VAMPNET, field)), f"docs/codecs.md shows {field} = {shown}"

@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 import torch
 
-from ..audio import Audio, check_audio, load_audio, resample, resampled_length, save_audio
+from ..audio import Audio, check_audio, load_audio, mono_mix, resample, resampled_length, save_audio
 from ..context import MaskContext
 from ..errors import AudioError, ParameterError, RecipeError
 from ..mask import Mask
@@ -144,6 +144,7 @@ class Encode:
             raise RecipeError("encode: no audio to encode (put `load` before `encode`)")
         check_audio(state.audio)
         if env.dry_run:
+            check_audio(mono_mix(state.audio))  # the same warning and refusal as the engine's mono mix
             geometry = env.geometry
             n_frames = geometry.n_frames(resampled_length(state.audio.length, state.audio.sample_rate,
                                                           geometry.sample_rate))
