@@ -401,3 +401,16 @@ def test_a_plugin_onset_detector_is_used_by_the_onsets_analysis():
 def test_an_unknown_onset_detector_is_named_with_a_suggestion():
     with pytest.raises(vampkit.UnknownNameError, match=r"unknown onset detector 'simpel' \(did you mean 'simple'\?\)"):
         vampkit.analyses_for(torch.randn(1, 16000), 16000, onset_detector="simpel", cache=False)["onsets"]()
+
+
+def test_the_kit_reads_the_same_listing_as_vampkit_masks(every_other_plugin):
+    from click.testing import CliRunner
+
+    from vampkit.cli import cli
+
+    printed = {row["name"]: row for row in json.loads(CliRunner().invoke(cli, ["masks", "--json"]).output)}
+    listed = {row.name: row for row in plugins.mask_listing()}
+    assert set(printed) == set(listed)
+    row = listed["every-other"]
+    assert (row.plugin, row.doc, [p.name for p in row.parameters]) == ("notebook", "Keep every other frame.", ["offset"])
+    assert [p["name"] for p in printed["every-other"]["parameters"]] == ["offset"]

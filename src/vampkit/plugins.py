@@ -262,6 +262,25 @@ def get(kind: str, name: str) -> Any:
     return registry[name].obj
 
 
+@attrs.frozen
+class MaskListing:
+    """One row of ``vampkit masks``: a generator, its plugin, doc line and parameters."""
+
+    name: str
+    plugin: str
+    doc: str
+    parameters: tuple[Any, ...]  # vampkit.params.ParamInfo
+
+
+def mask_listing() -> list[MaskListing]:
+    """Every registered mask generator as ``vampkit masks`` lists it, sorted by name (the
+    command line and ``vampkit.testing`` both read this)."""
+    from .params import describe, first_line
+
+    return [MaskListing(name, reg.plugin, first_line(reg.obj.__doc__), tuple(describe(reg.obj)))
+            for name, reg in sorted(registered("masks").items())]
+
+
 def mask_generators() -> dict[str, type]:
     """Every registered mask generator class by name."""
     return {name: reg.obj for name, reg in registered("masks").items()}
