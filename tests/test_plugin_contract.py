@@ -414,3 +414,9 @@ def test_the_kit_reads_the_same_listing_as_vampkit_masks(every_other_plugin):
     row = listed["every-other"]
     assert (row.plugin, row.doc, [p.name for p in row.parameters]) == ("notebook", "Keep every other frame.", ["offset"])
     assert [p["name"] for p in printed["every-other"]["parameters"]] == ["offset"]
+
+
+def test_a_plugin_still_implementing_register_models_is_told_what_replaced_it():
+    module = types.SimpleNamespace(register_models=vampkit.hookimpl(lambda register: None))
+    with pytest.raises(vampkit.PluginError, match=r"unknown hook 'register_models' \(it was replaced by register_bundles"):
+        plugins.register_plugin(module, name="old-models")

@@ -135,6 +135,10 @@ def _load_entry_points(manager: pluggy.PluginManager) -> None:
         _dist_versions[entry_point.name] = dist.version if dist is not None else None
 
 
+#: hooks of earlier releases -> what replaced them (named in the unknown-hook error)
+RENAMED_HOOKS = {"register_models": "register_bundles (it registers vampkit.ModelBundle values)"}
+
+
 def check_hooks(manager: pluggy.PluginManager) -> None:
     """A ``PluginError`` naming the plugin and the hook when a loaded plugin implements a hook
     vampkit does not specify (a misspelt ``register_mask`` would otherwise be ignored)."""
@@ -146,9 +150,11 @@ def check_hooks(manager: pluggy.PluginManager) -> None:
         for impl in caller.get_hookimpls():
             if impl.optionalhook:
                 continue
+            hint = (f" (it was replaced by {RENAMED_HOOKS[hook_name]})" if hook_name in RENAMED_HOOKS
+                    else did_you_mean(hook_name, known))
             raise PluginError(
-                f"plugin '{impl.plugin_name}' implements unknown hook '{hook_name}'"
-                f"{did_you_mean(hook_name, known)} (vampkit's hooks: {', '.join(known)})"
+                f"plugin '{impl.plugin_name}' implements unknown hook '{hook_name}'{hint} "
+                f"(vampkit's hooks: {', '.join(known)})"
             )
     try:
         manager.check_pending()
