@@ -189,3 +189,10 @@ def test_fetch_url_reports_a_missing_file_and_a_refused_connection(files_server,
         port = probe.getsockname()[1]
     with pytest.raises(WeightsUnavailableError, match=rf"could not download http://127\.0\.0\.1:{port}/x\.pth"):
         fetch_url(f"http://127.0.0.1:{port}/x.pth", tmp_path / "x.pth", progress=False)
+
+
+def test_vampkit_offline_also_keeps_hub_files_offline(hub, monkeypatch):
+    monkeypatch.setenv("VAMPKIT_OFFLINE", "1")
+    with pytest.raises(WeightsUnavailableError, match="offline mode is on"):
+        resolve_weights("vampnet")
+    assert hub.requests == []

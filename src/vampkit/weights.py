@@ -66,7 +66,7 @@ def preset(spec: str) -> ModelBundle:
 def resolve_weights(spec: str, *, offline: bool | None = None) -> WeightPaths:
     """Local paths for ``spec`` (bundle name or local paths), downloading what is not cached.
 
-    Offline (``offline=True`` or ``HF_HUB_OFFLINE=1``) only the cache is used; a file neither
+    Offline (``offline=True``, ``HF_HUB_OFFLINE=1`` or ``VAMPKIT_OFFLINE=1``) only the cache is used; a file neither
     cached nor downloadable raises ``WeightsUnavailableError`` saying which file, where it was
     looked for, and how to get it. ``HF_ENDPOINT`` selects the Hub server.
     """
@@ -80,7 +80,7 @@ def fetch_bundle(bundle: ModelBundle, *, offline: bool | None = None) -> WeightP
     """Local paths of a bundle's files from vampkit's Hub cache, downloaded when missing and
     checked against the bundle's published sha256 where it has one."""
     if offline is None:
-        offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+        offline = offline_mode()
 
     def fetch(name: str) -> Path:
         return _checked(bundle, name, _download(bundle, name, offline))
@@ -151,7 +151,7 @@ def _download(found: ModelBundle, filename: str, offline: bool) -> Path:
         return Path(hf_hub_download(found.repo_id, filename, revision=found.revision, cache_dir=where,
                                     local_files_only=offline, endpoint=endpoint))
     except LocalEntryNotFoundError as exc:  # (a subclass of EntryNotFoundError: first)
-        state = "offline mode is on (HF_HUB_OFFLINE / offline=True)" if offline else "the Hub could not be reached"
+        state = "offline mode is on (HF_HUB_OFFLINE / VAMPKIT_OFFLINE / offline=True)" if offline else "the Hub could not be reached"
         raise WeightsUnavailableError(
             f"weights file '{filename}' of {found.repo_id} is not in the cache ({where}) and {state}; {how}"
         ) from exc
