@@ -69,12 +69,13 @@ class DyingEngine(FillEngine):
         super().__init__()
         self.marker, self.always_for = marker, always_for
 
-    def encode(self, audio, sample_rate):
-        poison = self.always_for and bool(torch.isclose(audio.abs().max(), torch.tensor(0.123), atol=1e-3))
+    def encode(self, audio):
+        peak = audio.samples.abs().max()
+        poison = self.always_for and bool(torch.isclose(peak, torch.tensor(0.123), atol=1e-3))
         if poison or not os.path.exists(self.marker):
             Path(self.marker).touch()
             os._exit(1)
-        return super().encode(audio, sample_rate)
+        return super().encode(audio)
 
 
 def test_ray_gives_the_local_bytes_and_a_bad_file_fails_alone(local_ray, tmp_path):
