@@ -273,6 +273,30 @@ def example_command(path: str, seconds: float, bpm: float) -> None:
     click.echo(str(write_groove(path, seconds=seconds, bpm=bpm)))
 
 
+@cli.command("app")
+@click.option("--weights", help="A weights preset (vampnet) or COARSE,C2F,CODEC checkpoint paths.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, mps.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; others than loopback are public.")
+@click.option("--port", type=int, help="Port (default: the first free one from 7860).")
+@click.option("--share", is_flag=True, help="Also make a public gradio.live link (needs network).")
+@click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Generations run at once (the models are shared; more needs more device memory).")
+def app_command(weights: str | None, device: str, host: str, port: int | None, share: bool, concurrency: int) -> None:
+    """Serve a local web page to vamp by ear (needs the app extra: pip install 'vampkit[app]').
+
+    \b
+    Examples:
+      vampkit app
+      vampkit app --weights coarse.pth,c2f.pth,codec.pth --device cpu --port 7860
+    """
+    from .app import public_warning, serve
+
+    warning = public_warning(host, share)
+    if warning:
+        click.echo(f"Warning: {warning}", err=True)
+    serve(weights, device=device, host=host, port=port, share=share, concurrency=concurrency)
+
+
 def main() -> None:
     # descript-audio-codec's layers use torch's legacy weight_norm on purpose (its checkpoint key
     # names); torch's deprecation notice about it says nothing a vampkit user can act on

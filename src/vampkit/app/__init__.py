@@ -67,10 +67,15 @@ class Server:
     blocks: Any
     url: str
     temp_dir: Path
+    _previous_tempdir: str | None = None
 
     def close(self) -> None:
-        self.blocks.close()
-        shutil.rmtree(self.temp_dir, ignore_errors=True)
+        try:
+            self.blocks.close()
+        finally:
+            if tempfile.tempdir is not None and Path(tempfile.tempdir).is_relative_to(self.temp_dir):
+                tempfile.tempdir = self._previous_tempdir
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
 def public_warning(host: str, share: bool) -> str | None:
@@ -91,14 +96,20 @@ def serve(weights: str | Mapping[str, str] | None = None, *, device: str = "auto
     the files it may serve are kept inside the app's temporary folder."""
     temp = Path(tempfile.mkdtemp(prefix="vampkit-app-")).resolve()
     atexit.register(shutil.rmtree, temp, ignore_errors=True)
+    previous = tempfile.tempdir
     tempfile.tempdir = str(temp / "gradio")  # this process serves the app: uploads land in our folder
     (temp / "gradio").mkdir()
-    blocks = build(weights, device=device, temp_dir=temp, max_seconds=max_seconds, concurrency=concurrency)
+    try:
+        blocks = build(weights, device=device, temp_dir=temp, max_seconds=max_seconds, concurrency=concurrency)
+    except BaseException:
+        tempfile.tempdir = previous
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
     blocks.launch(server_name=host, server_port=port, share=share, prevent_thread_lock=True,
                   show_api=False, quiet=quiet, inbrowser=False)
     # Gradio serves files under its app's working directory: make that our temp folder only
     blocks.server_app.cwd = str(temp)
-    server = Server(blocks, blocks.local_url, temp)
+    server = Server(blocks, blocks.local_url, temp, previous)
     if block:
         try:
             blocks.block_thread()

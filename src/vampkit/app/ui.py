@@ -338,12 +338,12 @@ class Page:
 
     def _recipe_outputs_unchanged(self, message: str) -> list[Any]:
         n = 3 + N_LAYERS + len(self.field_components) + len(self.sampling_widgets) + 2
-        return [self.gr.update(), message] + [self.gr.update()] * (n - 2)
+        return [self.gr.update(), message] + _unchanged(self.gr, n - 2)
 
     def on_recipe(self, choice: str) -> list[Any]:
         try:
             if choice == LOCAL:  # the file upload next to the menu fills the forms
-                return [self.gr.update()] * len(self._recipe_outputs_unchanged(""))
+                return _unchanged(self.gr, len(self._recipe_outputs_unchanged("")))
             return self._apply_base(session.base_recipe_data(choice))
         except Exception as exc:  # noqa: BLE001
             return self._recipe_outputs_unchanged(f"⚠ {_message(exc)}")
@@ -373,7 +373,7 @@ class Page:
         gr = self.gr
         n_sampling = len(self.sampling_widgets)
         raw_sampling, (c2f_steps, seed, variations, start, duration) = rest[:n_sampling], rest[n_sampling:]
-        hidden = [gr.update(visible=False, value=None)] * MAX_VARIATIONS
+        hidden = [gr.update(visible=False, value=None) for _ in range(MAX_VARIATIONS)]
         if upload is None or not upload.path.exists():
             return ["⚠ upload audio first", *hidden, None]
         started = time.perf_counter()
@@ -391,11 +391,16 @@ class Page:
             return [f"⚠ generation failed: {_message(exc)}", *hidden, None]
         outputs = [str(p) for p in result.outputs][:MAX_VARIATIONS]
         players = [gr.update(visible=True, value=p, label=f"variation {i}") for i, p in enumerate(outputs)]
-        players += [gr.update(visible=False, value=None)] * (MAX_VARIATIONS - len(players))
+        players += [gr.update(visible=False, value=None) for _ in range(MAX_VARIATIONS - len(players))]
         files = outputs + [str(result.manifest_path), str(recipe_file)]
         status = (f"{len(outputs)} variation(s) of **{recipe.name}**, seed {recipe.seed}, in "
                   f"{time.perf_counter() - started:.1f} s on {self.host.device}")
         return [status, *players, files]
+
+
+def _unchanged(gr: Any, n: int) -> list[Any]:
+    """``n`` fresh no-change updates (Gradio consumes each update dict: never share one)."""
+    return [gr.update() for _ in range(n)]
 
 
 def _progress(progress: Any) -> Callable[[str, int], Callable[[int], None] | None] | None:
