@@ -14,9 +14,9 @@ from pathlib import Path
 
 import attrs
 import pytest
+from helpers_models import write_tiny_set
 
 import vampkit
-from helpers_models import write_tiny_set
 from vampkit import plugins
 from vampkit.examples import write_groove
 
@@ -48,7 +48,7 @@ _require("chromium", Path(CHROMIUM).exists())
 _require("the app extra (gradio)", _installed("gradio"))
 _require("playwright", _installed("playwright"))
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402 - after the skip
+from playwright.sync_api import expect, sync_playwright
 
 expect.set_options(timeout=TIMEOUT_MS)
 
@@ -59,13 +59,13 @@ class Explode:
 
     name = "explode"
 
-    def __call__(self, ctx):  # noqa: ANN001, ANN204
+    def __call__(self, ctx):
         raise RuntimeError("boom from the explode mask")
 
 
 class ExplodePlugin:
     @vampkit.hookimpl
-    def register_masks(self, register):  # noqa: ANN001, ANN201
+    def register_masks(self, register):
         register(Explode)
 
 
@@ -108,7 +108,7 @@ def browser():
             chromium.close()
 
 
-def _open(browser, server):  # noqa: ANN202
+def _open(browser, server):
     page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(server.url)
@@ -116,7 +116,7 @@ def _open(browser, server):  # noqa: ANN202
     return page
 
 
-def _md(page, elem_id: str):  # noqa: ANN202 - Gradio 3 puts a Markdown's id on its wrapper too
+def _md(page, elem_id: str):
     return page.locator(f"#{elem_id}[data-testid=markdown]")
 
 
@@ -166,7 +166,7 @@ def _generate(page, n: int, seed: int) -> None:
 
 def test_vamp_by_ear_and_take_the_recipe_away(server, browser, files, tmp_path):
     """Upload, pick a recipe, move a mask parameter, generate two, reproduce one with `vampkit run`."""
-    root, _weights, groove = files
+    _root, _weights, groove = files
     page = _open(browser, server)
     _upload(page, groove)
     page.select_option("#recipe select", "small-variation")
@@ -199,7 +199,7 @@ def test_vamp_by_ear_and_take_the_recipe_away(server, browser, files, tmp_path):
     assert "period: 2" in recipe_text and "seed: 7" in recipe_text
     out = tmp_path / "cli"
     proc = subprocess.run([VAMPKIT, "run", str(saved["recipe.yaml"]), "--input", str(groove), "--out", str(out), "-q"],
-                          capture_output=True, text=True, timeout=300,
+                          check=False, capture_output=True, text=True, timeout=300,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr
     cli_output = out / "groove.small-variation.7.0.wav"
@@ -243,11 +243,14 @@ def test_a_raising_request_shows_its_message_and_the_server_keeps_serving(server
     page = _open(browser, server)
     _upload(page, groove)
     page.select_option("#layer1-generator select", "(none)")
+    expect(page.locator("#mask-yaml textarea")).to_have_value("{periodic: {period: 8}}")
     page.select_option("#layer0-generator select", "explode")
+    expect(page.locator("#mask-yaml textarea")).to_have_value("explode")
     expect(_md(page, "preview-info")).to_contain_text("boom from the explode mask")
     page.click("#generate")
     expect(_md(page, "run-status")).to_contain_text("boom from the explode mask")
     page.select_option("#layer0-generator select", "periodic")
+    expect(page.locator("#mask-yaml textarea")).to_have_value("{periodic: {period: 8}}")
     page.click("#generate")
     _wait_outputs(page, 1)
     page.close()

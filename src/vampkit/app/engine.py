@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import RecipeError
 from ..recipes.schema import WeightsSpec
 
-_HOSTS: dict[tuple[Any, str], "EngineHost"] = {}
+_HOSTS: dict[tuple[Any, str], EngineHost] = {}
 _HOSTS_LOCK = threading.Lock()
 
 

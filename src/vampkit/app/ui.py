@@ -6,6 +6,7 @@ every generation goes through ``engine.EngineHost.run`` (``vampkit.run_recipe``)
 
 from __future__ import annotations
 
+import itertools
 import logging
 import secrets
 import shutil
@@ -92,6 +93,8 @@ class Page:
         self.generators = sorted(plugins.mask_generators())
         self.fields = {name: forms.generator_fields(name) for name in self.generators}
         self.sampling_fields = [f for f in forms.fields_of(SamplingSettings) if f.name in SAMPLING_SHOWN]
+        self._tokens = itertools.count()
+        self._latest: dict[Path, int] = {}
 
     # -- layout --------------------------------------------------------------------------
     def build(self) -> Any:
@@ -269,11 +272,23 @@ class Page:
 
     def on_preview(self, upload: session.Upload | None, base: dict, mask_text: str, start: Any, duration: Any,
                    seed: Any, beats: bool) -> list[Any]:
-        """Draw the mask over the upload's grid and waveform; kept fraction and prompt bitrate."""
-        from ..preview import preview_recipe
+        """Draw the mask over the upload's grid and waveform; kept fraction and prompt bitrate.
 
+        Previews run outside the queue, so an older one may finish after a newer one: only the
+        newest request of a page changes the page."""
         if upload is None or not upload.path.exists():
             return [None, "upload audio to see the mask"]
+        token = next(self._tokens)
+        self._latest[upload.path] = token  # one staged upload per page: its newest request wins
+        result = self._draw_preview(upload, base, mask_text, start, duration, seed, beats)
+        if self._latest.get(upload.path) != token:  # a newer preview of this page is on its way
+            return [self.gr.update(), self.gr.update()]
+        return result
+
+    def _draw_preview(self, upload: session.Upload, base: dict, mask_text: str, start: Any, duration: Any,
+                      seed: Any, beats: bool) -> list[Any]:
+        from ..preview import preview_recipe
+
         try:
             recipe = self._recipe(base, mask_text, start, duration, seed, upload=upload)
             if not session.uses_mask(recipe):
@@ -285,8 +300,9 @@ class Page:
             _prune(folder, KEEP["previews"])
         except Exception as exc:  # noqa: BLE001 - a failing preview is a message, never a dead page
             return [None, f"⚠ preview failed: {_message(exc)}"]
-        return [str(out), f"kept **{info['kept_fraction']:.1%}** of the tokens · prompt "
-                          f"**{info['bitrate']:,.0f} bit/s** · {info['n_codebooks']} × {info['n_frames']} tokens"]
+        text = (f"kept **{info['kept_fraction']:.1%}** of the tokens · prompt "
+                f"**{info['bitrate']:,.0f} bit/s** · {info['n_codebooks']} × {info['n_frames']} tokens")
+        return [str(out), text]
 
     def on_upload(self, value: dict | None, base: dict, mask_text: str, start: Any, duration: Any, seed: Any,
                   beats: bool) -> list[Any]:
@@ -345,7 +361,7 @@ class Page:
             if choice == LOCAL:  # the file upload next to the menu fills the forms
                 return _unchanged(self.gr, len(self._recipe_outputs_unchanged("")))
             return self._apply_base(session.base_recipe_data(choice))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a bad recipe file is a message on the page
             return self._recipe_outputs_unchanged(f"⚠ {_message(exc)}")
 
     def on_recipe_file(self, local: Any) -> list[Any]:
@@ -353,7 +369,7 @@ class Page:
             return [self.gr.update(), *self._recipe_outputs_unchanged("")]
         try:
             return [LOCAL, *self._apply_base(self._local_recipe(local))]
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a bad recipe file is a message on the page
             return [self.gr.update(), *self._recipe_outputs_unchanged(f"⚠ {_message(exc)}")]
 
     @staticmethod
