@@ -48,7 +48,7 @@ _require("chromium", Path(CHROMIUM).exists())
 _require("the app extra (gradio)", _installed("gradio"))
 _require("playwright", _installed("playwright"))
 
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect, sync_playwright  # noqa: E402 - after the skip checks
 
 expect.set_options(timeout=TIMEOUT_MS)
 

@@ -89,9 +89,10 @@ def preview_recipe(recipe: Any, input_path: str | os.PathLike, out_path: str | o
     ctx = mask_context(states[0], env, states[0].n_frames)
     mask = recipe.mask(ctx)
     times = beat_times(ctx, beats)
-    geometry = env.geometry
-    draw_mask(mask, out_path, frame_rate=geometry.frame_rate, codebook_size=geometry.codebook_size,
+    grid = env.geometry
+    audio = states[0].audio if waveform else None  # an Audio (samples at its own rate)
+    draw_mask(mask, out_path, frame_rate=grid.frame_rate, codebook_size=grid.codebook_size,
               title=f"{recipe.name}: {Path(input_path).name}", beats=times,
-              audio=states[0].audio if waveform else None, sample_rate=geometry.sample_rate)
-    return {"kept_fraction": mask.kept_fraction(), "bitrate": mask.bitrate(geometry.frame_rate, geometry.codebook_size),
+              audio=getattr(audio, "samples", audio), sample_rate=getattr(audio, "sample_rate", grid.sample_rate))
+    return {"kept_fraction": mask.kept_fraction(), "bitrate": mask.bitrate(grid.frame_rate, grid.codebook_size),
             "n_frames": mask.n_frames, "n_codebooks": mask.n_codebooks, "output": str(out_path)}

@@ -18,7 +18,7 @@ from .. import plugins
 from ..errors import ParameterError
 from ..params import describe, resolved_fields
 
-#: validator names (vampkit's own, which plugins reuse) -> (minimum, maximum, readable range)
+#: vampkit's named validators (which plugins reuse) -> (minimum, maximum, readable range)
 RANGES: dict[str, tuple[float | None, float | None, str]] = {
     "non_negative": (0, None, ">= 0"),
     "_non_negative": (0, None, ">= 0"),
@@ -26,6 +26,7 @@ RANGES: dict[str, tuple[float | None, float | None, str]] = {
     "_positive_int": (1, None, ">= 1"),
     "_optional_positive": (1, None, ">= 1 or null"),
     "probability": (0, 1, "0 to 1"),
+    "unit_interval": (0, 1, "in (0, 1]"),
     "_unit_interval": (0, 1, "in (0, 1]"),
 }
 
@@ -51,11 +52,38 @@ class Field:
         return f"{self.name} ({self.type}{extra})"
 
 
-def _validator_names(validator: Any) -> list[str]:
+def _validators(validator: Any) -> list[Any]:
+    """The validators inside attrs' ``and_`` and ``param()``'s error wrappers, innermost."""
     inner = getattr(validator, "_validators", None)
     if inner is not None:
-        return [n for v in inner for n in _validator_names(v)]
-    return [getattr(validator, "__name__", "")] if validator is not None else []
+        return [v for item in inner for v in _validators(item)]
+    free = dict(zip(getattr(getattr(validator, "__code__", None), "co_freevars", ()),
+                    (c.cell_contents for c in getattr(validator, "__closure__", None) or ())))
+    if "validator" in free and callable(free["validator"]):  # param()'s ParameterError wrapper
+        return _validators(free["validator"])
+    return [validator] if validator is not None else []
+
+
+def _range(validator: Any) -> tuple[float | None, float | None, str] | None:
+    """What a validator says about a number's range, where it says it plainly."""
+    name = getattr(validator, "__qualname__", "")
+    if name in RANGES:
+        return RANGES[name]
+    free = dict(zip(getattr(getattr(validator, "__code__", None), "co_freevars", ()),
+                    (c.cell_contents for c in getattr(validator, "__closure__", None) or ())))
+    if name.startswith("at_least."):
+        return free["minimum"], None, f"{'>' if free.get('strict') else '>='} {free['minimum']}"
+    if name.startswith("at_most."):
+        return None, free["maximum"], f"{'<' if free.get('strict') else '<='} {free['maximum']}"
+    if name.startswith("between."):
+        low, high = free["low"], free["high"]
+        return low, high, f"in {free.get('text') or f'[{low}, {high}]'}"
+    bound, op = getattr(validator, "bound", None), getattr(validator, "compare_op", None)
+    if isinstance(bound, (int, float)) and op in (">=", ">"):
+        return bound, None, f"{op} {bound}"
+    if isinstance(bound, (int, float)) and op in ("<=", "<"):
+        return None, bound, f"{op} {bound}"
+    return None
 
 
 def _kind(tp: Any) -> tuple[str, tuple[Any, ...]]:
@@ -78,10 +106,14 @@ def fields_of(cls: type) -> tuple[Field, ...]:
         attribute = declared[info.name]
         kind, choices = _kind(attribute.type)
         low = high = None
-        text = ""
-        for name in _validator_names(attribute.validator):
-            if name in RANGES:
-                low, high, text = RANGES[name]
+        texts = []
+        for validator in _validators(attribute.validator):
+            found = _range(validator)
+            if found:
+                low = found[0] if found[0] is not None else low
+                high = found[1] if found[1] is not None else high
+                texts.append(found[2])
+        text = ", ".join(texts)
         out.append(Field(info.name, kind, info.type, info.default, info.required, info.doc,
                          choices, low, high, text))
     return tuple(out)

@@ -6,7 +6,7 @@ every generation goes through ``engine.EngineHost.run`` (``vampkit.run_recipe``)
 
 from __future__ import annotations
 
-import itertools
+import hashlib
 import logging
 import secrets
 import shutil
@@ -93,8 +93,6 @@ class Page:
         self.generators = sorted(plugins.mask_generators())
         self.fields = {name: forms.generator_fields(name) for name in self.generators}
         self.sampling_fields = [f for f in forms.fields_of(SamplingSettings) if f.name in SAMPLING_SHOWN]
-        self._tokens = itertools.count()
-        self._latest: dict[Path, int] = {}
 
     # -- layout --------------------------------------------------------------------------
     def build(self) -> Any:
@@ -103,7 +101,7 @@ class Page:
         first = "compress" if "compress" in recipes else (recipes[0] if recipes else LOCAL)
         base = session.base_recipe_data(first) if first != LOCAL else {"name": "app", "mask": "periodic"}
         combinator, layer_specs = forms.decompose(base.get("mask") or "periodic", N_LAYERS)
-        Audio, File = guarded_components(gr, self.temp / "incoming")
+        audio_input, file_input = guarded_components(gr, self.temp / "incoming")
         with gr.Blocks(title="vampkit", analytics_enabled=False, css=CSS) as blocks:
             gr.Markdown("# vampkit: vamp by ear\nUpload a loop, choose a prompt (mask), listen to "
                         "variations and take away the recipe that makes them.")
@@ -112,9 +110,9 @@ class Page:
             with gr.Row():
                 with gr.Column():
                     with gr.Tab("Upload"):
-                        self.upload = Audio(source="upload", type="filepath", label="audio", elem_id="upload")
+                        self.upload = audio_input(source="upload", type="filepath", label="audio", elem_id="upload")
                     with gr.Tab("Record"):
-                        self.record = Audio(source="microphone", type="filepath", label="recording",
+                        self.record = audio_input(source="microphone", type="filepath", label="recording",
                                                elem_id="record")
                     with gr.Row():
                         self.start = gr.Number(value=0.0, label="region start (s)", elem_id="region-start")
@@ -124,7 +122,7 @@ class Page:
                     with gr.Row():
                         self.recipe = gr.Dropdown(choices=recipes + [LOCAL], value=first, label="recipe",
                                                   elem_id="recipe")
-                        self.recipe_file = File(label="local recipe (.yaml)", file_types=[".yaml", ".yml"],
+                        self.recipe_file = file_input(label="local recipe (.yaml)", file_types=[".yaml", ".yml"],
                                                    elem_id="recipe-file")
                     self.recipe_status = gr.Markdown("", elem_id="recipe-status")
                     self.combinator = gr.Dropdown(choices=forms.combinators(), value=combinator,
@@ -161,6 +159,8 @@ class Page:
                                              interactive=False) for i in range(MAX_VARIATIONS)]
                     self.downloads = gr.File(label="downloads: audio, manifest, recipe", file_count="multiple",
                                              interactive=False, elem_id="downloads")
+            self.form_key = gr.Textbox(visible=False)
+            self.preview_key = gr.Textbox(visible=False)
             self._wire()
         return blocks
 
@@ -192,20 +192,26 @@ class Page:
 
     # -- wiring --------------------------------------------------------------------------
     def _wire(self) -> None:
+        # Gradio 3 drops an event's trigger while that event is still running, so a quick second
+        # edit could leave the page stale: each result carries the key of the inputs it was made
+        # from, and a change of that key re-runs the handler if the inputs have moved on since.
         mask_inputs = [self.combinator, *self.layer_gen, *self.field_components]
-        mask_outputs = [self.mask_text, self.mask_error, *self.layer_err]
+        mask_outputs = [self.mask_text, self.mask_error, *self.layer_err, self.form_key]
         for i, gen in enumerate(self.layer_gen):
             groups = [self.layer_groups[i][g] for g in self.generators]
             gen.change(self._show_layer, [gen], groups, queue=False)
         for component in mask_inputs:
-            component.change(self.on_form, mask_inputs, mask_outputs, queue=False)
+            component.change(_keyed(self.on_form), mask_inputs, mask_outputs, queue=False)
+        self.form_key.change(_catch_up(self.gr, self.on_form, len(mask_outputs)), [*mask_inputs, self.form_key],
+                             mask_outputs, queue=False)
         preview_inputs = [self.upload_state, self.base_state, self.mask_text, self.start, self.duration,
                           self.seed, self.beats]
-        preview_outputs = [self.preview, self.preview_info]
+        preview_outputs = [self.preview, self.preview_info, self.preview_key]
         for component in (self.mask_text, self.start, self.duration, self.seed, self.beats):
-            component.change(self.on_preview, preview_inputs, preview_outputs, queue=False)
-        upload_outputs = [self.upload_state, self.upload_status, self.start, self.duration, self.preview,
-                          self.preview_info]
+            component.change(_keyed(self.on_preview), preview_inputs, preview_outputs, queue=False)
+        self.preview_key.change(_catch_up(self.gr, self.on_preview, len(preview_outputs)),
+                                [*preview_inputs, self.preview_key], preview_outputs, queue=False)
+        upload_outputs = [self.upload_state, self.upload_status, self.start, self.duration, *preview_outputs]
         for source in (self.upload, self.record):
             source.change(self.on_upload, [source, *preview_inputs[1:]], upload_outputs, queue=False)
         recipe_outputs = [self.base_state, self.recipe_status, self.combinator, *self.layer_gen,
@@ -274,16 +280,10 @@ class Page:
                    seed: Any, beats: bool) -> list[Any]:
         """Draw the mask over the upload's grid and waveform; kept fraction and prompt bitrate.
 
-        Previews run outside the queue, so an older one may finish after a newer one: only the
-        newest request of a page changes the page."""
+        Previews run outside the queue (they never wait behind a generation)."""
         if upload is None or not upload.path.exists():
             return [None, "upload audio to see the mask"]
-        token = next(self._tokens)
-        self._latest[upload.path] = token  # one staged upload per page: its newest request wins
-        result = self._draw_preview(upload, base, mask_text, start, duration, seed, beats)
-        if self._latest.get(upload.path) != token:  # a newer preview of this page is on its way
-            return [self.gr.update(), self.gr.update()]
-        return result
+        return self._draw_preview(upload, base, mask_text, start, duration, seed, beats)
 
     def _draw_preview(self, upload: session.Upload, base: dict, mask_text: str, start: Any, duration: Any,
                       seed: Any, beats: bool) -> list[Any]:
@@ -309,13 +309,13 @@ class Page:
         """Stage and check an upload; Gradio's trim becomes the region (so the recipe reproduces it)."""
         gr = self.gr
         if not value:
-            return [None, "", gr.update(), gr.update(), None, "upload audio to see the mask"]
+            return [None, "", gr.update(), gr.update(), None, "upload audio to see the mask", ""]
         incoming = Path(value["path"])
         try:
             upload = session.stage_upload(incoming, self.temp / "uploads", self.max_seconds)
             _prune(self.temp / "uploads", KEEP["uploads"])
         except Exception as exc:  # noqa: BLE001 - the page says what is wrong with the file
-            return [None, f"⚠ {_message(exc)}", gr.update(), gr.update(), None, "upload audio to see the mask"]
+            return [None, f"⚠ {_message(exc)}", gr.update(), gr.update(), None, "upload audio to see the mask", ""]
         finally:
             incoming.unlink(missing_ok=True)
         low, high = value.get("crop", (0.0, 100.0))
@@ -327,9 +327,11 @@ class Page:
         elif upload.notice:
             duration = self.max_seconds
         text = upload.notice or f"{upload.duration:.2f} s at {upload.sample_rate} Hz"
-        image, info = self.on_preview(upload, base, mask_text, start, duration, seed, beats)
+        start = float(start or 0.0)
+        inputs = (upload, base, mask_text, start, duration, seed, beats)
+        image, info = self.on_preview(*inputs)
         changed = (low, high) != (0.0, 100.0) or upload.notice
-        return [upload, text, start_update, duration if changed else gr.update(), image, info]
+        return [upload, text, start_update, duration if changed else gr.update(), image, info, _key(inputs)]
 
     def _apply_base(self, base: dict) -> list[Any]:
         gr = self.gr
@@ -412,6 +414,32 @@ class Page:
         status = (f"{len(outputs)} variation(s) of **{recipe.name}**, seed {recipe.seed}, in "
                   f"{time.perf_counter() - started:.1f} s on {self.host.device}")
         return [status, *players, files]
+
+
+def _key(inputs: Sequence[Any]) -> str:
+    """A digest of a handler's inputs (which state of the page a result belongs to)."""
+    return hashlib.sha1(repr(tuple(inputs)).encode()).hexdigest()
+
+
+def _keyed(fn: Callable[..., list[Any]]) -> Callable[..., list[Any]]:
+    """``fn``'s outputs and the key of the inputs they were made from."""
+
+    def run(*inputs: Any) -> list[Any]:
+        return [*fn(*inputs), _key(inputs)]
+
+    return run
+
+
+def _catch_up(gr: Any, fn: Callable[..., list[Any]], n_outputs: int) -> Callable[..., list[Any]]:
+    """Re-run ``fn`` when the page's inputs are no longer those its shown result was made from."""
+
+    def run(*args: Any) -> list[Any]:
+        *inputs, key = args
+        if _key(inputs) == key:
+            return _unchanged(gr, n_outputs)
+        return [*fn(*inputs), _key(inputs)]
+
+    return run
 
 
 def _unchanged(gr: Any, n: int) -> list[Any]:
