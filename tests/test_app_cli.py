@@ -1,4 +1,5 @@
-"""`vampkit app` through the real entry point: serves its page on loopback, and stops."""
+"""`vampkit app` through the real entry point: serves its page on loopback, stops on SIGTERM
+and leaves no temporary folder."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -27,6 +29,7 @@ def _free_port() -> int:
 def test_the_app_command_serves_its_page_on_loopback(tmp_path):
     files = write_tiny_set(tmp_path)
     port = _free_port()
+    started = time.time() - 1
     weights = f"{files['coarse']},{files['c2f']},{files['codec']}"
     proc = subprocess.Popen([VAMPKIT, "app", "--weights", weights, "--device", "cpu", "--port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -44,13 +47,15 @@ def test_the_app_command_serves_its_page_on_loopback(tmp_path):
                 time.sleep(0.5)
         assert '"title":"vampkit"' in config.replace(' ', '') and "layer0-generator" in config
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    assert proc.returncode is not None
     assert "Warning" not in proc.stderr.read()  # loopback: no public-binding warning
+    assert not [d for d in Path(tempfile.gettempdir()).glob("vampkit-app-*") if d.stat().st_mtime >= started]
 
 
 def test_a_missing_weights_file_is_a_one_line_error(tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import signal
 import tempfile
 import warnings
 from collections.abc import Mapping
@@ -89,6 +90,10 @@ def public_warning(host: str, share: bool) -> str | None:
     return None
 
 
+def _raise_interrupt(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def serve(weights: str | Mapping[str, str] | None = None, *, device: str = "auto", host: str = "127.0.0.1",
           port: int | None = None, share: bool = False, block: bool = True, max_seconds: float = 120.0,
           concurrency: int = 1, quiet: bool = False) -> Server:
@@ -111,8 +116,10 @@ def serve(weights: str | Mapping[str, str] | None = None, *, device: str = "auto
     blocks.server_app.cwd = str(temp)
     server = Server(blocks, blocks.local_url, temp, previous)
     if block:
+        previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)  # a service stop cleans up too
         try:
             blocks.block_thread()
         finally:
+            signal.signal(signal.SIGTERM, previous_handler)
             server.close()
     return server
