@@ -31,6 +31,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "vampkit.beats.builtin",
     "vampkit.codecs.builtin",
     "vampkit.pipeline.builtin",
+    "vampkit.eval.builtin",
 )
 
 #: registry kind -> hook name
@@ -41,6 +42,8 @@ KINDS: dict[str, str] = {
     "beat_trackers": "register_beat_trackers",
     "analyses": "register_analyses",
     "stages": "register_stages",
+    "metrics": "register_metrics",
+    "embeddings": "register_embeddings",
 }
 
 _KIND_LABEL = {
@@ -50,6 +53,8 @@ _KIND_LABEL = {
     "beat_trackers": "beat tracker",
     "analyses": "analysis",
     "stages": "stage",
+    "metrics": "metric",
+    "embeddings": "embedding",
 }
 
 
@@ -161,6 +166,11 @@ def _validate(kind: str, obj: Any, plugin: str) -> str:
             raise PluginError(f"plugin '{plugin}': mask generator '{name}' must be an attrs class")
         if not callable(getattr(obj, "__call__", None)):
             raise PluginError(f"plugin '{plugin}': mask generator '{name}' has no __call__(ctx)")
+    if kind == "metrics":
+        if not (isinstance(obj, type) and attrs.has(obj)):
+            raise PluginError(f"plugin '{plugin}': metric '{name}' must be an attrs class")
+        if getattr(obj, "kind", None) not in ("pair", "set"):
+            raise PluginError(f"plugin '{plugin}': metric '{name}' needs kind = 'pair' or 'set'")
     return name
 
 
