@@ -34,6 +34,7 @@ from .sampling import SamplingSettings, coarse_to_fine, sample, vamp
 from .weights import resolve_weights
 from .pipeline import RunResult, run_recipe
 from .recipes import Recipe, load_recipe
+from .eval import EvalResult, evaluate
 
 __version__ = "0.1.0"
 
@@ -48,6 +49,8 @@ __all__ = [
     "load_recipe",
     "run_recipe",
     "vamp",
+    "evaluate",
+    "EvalResult",
     "sample",
     "resolve_weights",
     "resolve_device",

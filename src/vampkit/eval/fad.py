@@ -47,9 +47,8 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
                              f"sigma {sigma1.shape} vs {sigma2.shape}")
     diff = mu1 - mu2
     value = diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_sqrt_product(sigma1, sigma2)
-    # rounding can leave a tiny negative value for (nearly) equal Gaussians
-    scale = max(1.0, float(np.trace(sigma1) + np.trace(sigma2)))
-    return 0.0 if value < 0 and -value < 1e-9 * scale else float(value)
+    # the distance is >= 0; rounding can leave a tiny negative value for (nearly) equal Gaussians
+    return max(0.0, float(value))
 
 
 def frechet_audio_distance(outputs: np.ndarray, references: np.ndarray) -> float:
