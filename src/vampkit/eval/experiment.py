@@ -252,7 +252,8 @@ def _condition(item: Any, path: tuple, src: SourceMap) -> list[Condition]:
 
 
 def _family_of(label: str) -> str:
-    return label.split("{", 1)[0].strip() or label
+    """A sweep's family (one line in the plots) defaults to its label template."""
+    return label
 
 
 def _sweep_points(value: Any, path: tuple, src: SourceMap) -> list[dict[str, Any]]:
