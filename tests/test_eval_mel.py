@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 import torch
-
 from signals import click_track
+
 from vampkit.eval.mel import mel_distance
 
 

@@ -12,8 +12,14 @@ from pathlib import Path
 import attrs
 import torch
 
+from ..audio import (
+    VAMPNET_LOUDNESS_DB,
+    limit_peak,
+    load_audio,
+    normalize_loudness,
+    resample,
+)
 from ..audio.loudness import MIN_LOUDNESS_DB
-from ..audio import VAMPNET_LOUDNESS_DB, load_audio, limit_peak, normalize_loudness, resample
 from ..errors import AudioError, RecipeError
 from ..pipeline.runner import AUDIO_EXTENSIONS, Failure, expand_inputs
 from .experiment import DataSpec
@@ -73,7 +79,7 @@ def choose_excerpts(data: str | os.PathLike, spec: DataSpec, limit: int | None =
         except Exception as exc:  # noqa: BLE001 - libsndfile's errors vary by format
             failures.append(Failure(str(path), f"cannot be read: {exc}"))
             continue
-        length = int(round(spec.excerpt * info.samplerate))
+        length = round(spec.excerpt * info.samplerate)
         if info.frames < length or length < 1:
             failures.append(Failure(str(path), f"too short: {info.frames / info.samplerate:.2f} s, the "
                                                f"excerpt is {spec.excerpt:g} s"))
