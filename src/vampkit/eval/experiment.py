@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import importlib.resources
 import itertools
 import json
 import os
-import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path as FsPath
 from typing import Any
@@ -47,8 +47,9 @@ BASELINES = ("original", "reconstructed", "coarse2fine")
 
 
 def _shipped_dir() -> FsPath:
-    checkout = FsPath(__file__).resolve().parents[3] / "experiments"
-    return checkout if checkout.is_dir() else FsPath(sys.prefix) / "share" / "vampkit" / "experiments"
+    """The shipped grids: package data of ``vampkit.eval`` (``shipped/*.yaml``; ``experiments/``
+    in a checkout links to them), found as the shipped recipes are."""
+    return FsPath(str(importlib.resources.files(__package__) / "shipped"))
 
 
 SHIPPED_DIR = _shipped_dir()
