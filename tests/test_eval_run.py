@@ -176,15 +176,15 @@ def test_a_rerun_after_a_crash_continues_with_the_same_numbers(engine, data, tmp
     monkeypatch.setattr(models, "generate", counting)
     Interrupt.count[0] = 0
     with pytest.raises(KeyboardInterrupt):
-        evaluate(exp, data, engine=engine, out=tmp_path / "resumed")
+        evaluate(exp, data, engine=engine, out=tmp_path / "resumed", limit=2)
     first = len(generated)
     cached = len(list((tmp_path / "resumed" / "cache").glob("*/*.json")))
-    assert 0 < cached < 9
-    resumed = evaluate(exp, data, engine=engine, out=tmp_path / "resumed")
+    assert 0 < cached < 6
+    resumed = evaluate(exp, data, engine=engine, out=tmp_path / "resumed", limit=2)
     # every (condition, excerpt) whose result was cached is not generated again
-    assert len(generated) - first == 9 - cached
+    assert len(generated) - first == 6 - cached
     Interrupt.count[0] = 100
-    fresh = evaluate(exp, data, engine=engine, out=tmp_path / "fresh")
+    fresh = evaluate(exp, data, engine=engine, out=tmp_path / "fresh", limit=2)
     for name in ("conditions.csv", "results.csv"):
         assert (tmp_path / "resumed" / name).read_text() == (tmp_path / "fresh" / name).read_text()
     assert resumed.conditions == fresh.conditions
@@ -201,7 +201,7 @@ def test_the_command_line_evaluates_a_shipped_grid_into_table_and_plots(weights,
     out = tmp_path / "out"
     cmd = [str(Path(sys.executable).parent / "vampkit"), "eval", str(REPO / "experiments" / "sampling-steps.yaml"),
            "--data", str(data), "--weights", ",".join(weights[k] for k in ("coarse", "c2f", "codec")),
-           "--device", "cpu", "--limit", "2", "--out", str(out), "--quiet",
+           "--device", "cpu", "--limit", "1", "--out", str(out), "--quiet",
            "--set", "data.excerpt=0.5", "--set", "conditions.2.sweep={sampling.steps: [1, 4]}"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr
@@ -210,4 +210,20 @@ def test_the_command_line_evaluates_a_shipped_grid_into_table_and_plots(weights,
         assert f"| {label} |" in table
     plots = {p.name for p in (out / "plots").iterdir()}
     assert {"mel-vs-bitrate.png", "mel-vs-bitrate.svg", "mel-vs-steps.png", "fad-vs-steps.svg"} <= plots
-    assert (out / "results.csv").read_text().count("\n") == 1 + 2 * 4
+    assert (out / "results.csv").read_text().count("\n") == 1 + 4
+
+
+def test_the_musical_grid_runs_beat_and_inpainting_conditions(engine, data, tmp_path):
+    from vampkit.eval import load_experiment
+
+    exp = load_experiment("musical", ["data.excerpt=1.5", "conditions.2.analysis.beat_tracker=simple",
+                                      "conditions.3.mask.inpaint.prefix=0.25", "conditions.3.mask.inpaint.suffix=0.25",
+                                      "conditions.3.trim=0.25", "conditions.4.mask.inpaint.prefix=0.5",
+                                      "conditions.4.mask.inpaint.suffix=0.5", "conditions.4.trim=0.5",
+                                      "metrics=[mel]"])
+    result = evaluate(exp, data, engine=engine, out=tmp_path / "out", limit=1)
+    assert [c["condition"] for c in result.conditions] == [
+        "original", "reconstructed", "beat-driven 75 ms", "inpainting 0.5 s context", "inpainting 1.0 s context"]
+    assert all(c["mel"] >= 0 for c in result.conditions) and not result.metric_failures
+    beat = next(c for c in result.conditions if c["condition"] == "beat-driven 75 ms")
+    assert 0 < beat["kept_fraction"] < 1  # the simple tracker found beats in the groove

@@ -67,12 +67,17 @@ def _weights_spec(weights: Any, fallback: WeightsSpec) -> WeightsSpec:
     return WeightsSpec(preset=None, coarse=parts[0], c2f=parts[1], codec=parts[2])
 
 
-def _prepare_out(out: Path) -> None:
-    """The results folder: new, empty, or one an earlier evaluation made (marker file)."""
+def _check_out(out: Path) -> None:
+    """The results folder must be new, empty, or one an earlier evaluation made (marker file):
+    never write among files the run did not create."""
     if out.exists() and not out.is_dir():
         raise RecipeError(f"--out {out}: exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
         raise RecipeError(f"--out {out}: the folder holds files vampkit eval did not make; choose a new or empty folder")
+
+
+def _prepare_out(out: Path) -> None:
+    _check_out(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).touch()
 
@@ -304,6 +309,7 @@ def evaluate(
     if limit is not None and limit < 1:
         raise RecipeError(f"--limit must be >= 1, got {limit}")
     out_dir = Path(out if out is not None else f"eval-{safe_name(experiment.name)}")
+    _check_out(out_dir)
     excerpts, skipped = choose_excerpts(data, experiment.data, limit)  # reads headers only
     if engine is None:
         engine = models.load_engine(_weights_spec(weights, experiment.weights), device or experiment.device)
