@@ -121,7 +121,8 @@ def test_the_inpainting_trim_is_applied_to_output_and_reference(engine, data, tm
 
 def test_bitrate_is_the_figure_vampkit_run_reports(engine, data, tmp_path):
     exp = experiment(f"  - label: p8\n    mask: {{any-of: [{{periodic: {{period: 8}}}}, {{codebooks: {{keep: 3}}}}]}}\n    {FAST}\n")
-    result = evaluate(exp, data, engine=engine, out=tmp_path / "out", limit=1)
+    result = evaluate(exp, data, engine=engine, out=tmp_path / "out", limit=1, keep_audio=True)
+    assert len(list((tmp_path / "out" / "audio" / "p8").glob("*.wav"))) == 1  # kept for listening
     g = engine.geometry
     n_frames = -(-g.sample_rate // g.hop_length)  # 1 s of audio
     kept_tokens = 3 * len(range(0, n_frames, 8))
