@@ -124,6 +124,7 @@ class _Run:
         self.pair = [m for m in experiment.metrics if m.kind == "pair"]
         self.sets = [m for m in experiment.metrics if m.kind == "set"]
         self.sample_rate = int(engine.geometry.sample_rate)
+        self.analyses: dict[str, dict] = {}  # per excerpt, shared by its conditions
 
     def key(self, condition: Condition) -> str:
         return f"{safe_name(condition.label)[:40]}-{condition.fingerprint}{self.identity}"
@@ -150,6 +151,7 @@ class _Run:
             if excerpt.key in references:
                 self.reference_features(excerpt, references[excerpt.key], trims)
         encoded: dict[str, Any] = {}
+        self.analyses = {}
         for condition in self.experiment.conditions:
             todo = [e for e in pending[condition.label] if e.key in references]
             cached = len(batch) - len(pending[condition.label])
@@ -177,7 +179,8 @@ class _Run:
                 self.cache.put_reference_features(excerpt.key, label, trim, features)
 
     def run_condition(self, condition: Condition, todo: list[Excerpt], references: dict, encoded: dict) -> None:
-        items = [(e.path, references[e.key], encoded[e.key], self.seed(e)) for e in todo]
+        items = [(e.path, references[e.key], encoded[e.key], self.seed(e), self.analyses.setdefault(e.key, {}))
+                 for e in todo]
         try:
             made = models.generate(self.engine, condition, items, self.clock)
         except VampkitError as exc:
