@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 import torch
 
+from ..atomic import write_text
 from ..errors import RecipeError, VampkitError
 from ..pipeline.runner import Failure
 from ..recipes.schema import WeightsSpec
@@ -354,7 +355,7 @@ def _write(run: _Run, experiment: Experiment, out: Path, excerpts: list[Excerpt]
                                  *[c for m in pair for c in (m, f"{m}_ci_low", f"{m}_ci_high")], *sets]),
     }
     table = markdown_table(aggregates, pair, sets)
-    files["table"] = Path(_write_text(out / "table.md", f"# {experiment.name}\n\n{table}"))
+    files["table"] = write_text(out / "table.md", f"# {experiment.name}\n\n{table}")
     for path in plot_results(out / "plots", aggregates, pair + sets):
         files[f"plot:{path.name}"] = path
     failed = tuple(f"{label}: {message}" for label, message in sorted(failures.items()))
@@ -375,12 +376,6 @@ def _write(run: _Run, experiment: Experiment, out: Path, excerpts: list[Excerpt]
     files["summary"] = write_json(out / "summary.json", summary)
     return EvalResult(out_dir=out, rows=tuple(rows), conditions=tuple(aggregates), summary=summary, files=files,
                       skipped=tuple(skipped), metric_failures=failed, table=table)
-
-
-def _write_text(path: Path, text: str) -> Path:
-    from ..atomic import write_text
-
-    return write_text(path, text)
 
 
 __all__ = ["EvalResult", "evaluate"]
