@@ -50,7 +50,7 @@ class Recorder:
 
     name = "recorder"
     kind = "pair"
-    calls = []  # noqa: RUF012 - shared on purpose: the test reads it
+    calls = []  # shared on purpose: the test reads it
 
     def __call__(self, output, reference, sample_rate):
         Recorder.calls.append((output.shape[-1], reference.shape[-1]))
@@ -74,7 +74,7 @@ class Interrupt:
 
     name = "interrupt"
     kind = "pair"
-    count = [0]  # noqa: RUF012
+    count = [0]
 
     def __call__(self, output, reference, sample_rate):
         Interrupt.count[0] += 1
@@ -228,3 +228,16 @@ def test_the_musical_grid_runs_beat_and_inpainting_conditions(engine, data, tmp_
     assert all(c["mel"] >= 0 for c in result.conditions) and not result.metric_failures
     beat = next(c for c in result.conditions if c["condition"] == "beat-driven 75 ms")
     assert 0 < beat["kept_fraction"] < 1  # the simple tracker found beats in the groove
+
+
+def test_an_uninstalled_or_uncached_fad_embedding_says_so_and_the_other_metrics_run(engine, data, tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("frechet_audio_distance") is not None:
+        pytest.skip("frechet_audio_distance is installed here")
+    exp = experiment("  - baseline: reconstructed\n", metrics="[mel, fad, {fad: {embedding: vggish}}]")
+    result = evaluate(exp, data, engine=engine, out=tmp_path / "out", limit=2)
+    (failure,) = result.metric_failures
+    assert failure.startswith("fad-vggish: embedding 'vggish' needs the 'frechet_audio_distance' package")
+    (condition,) = result.conditions
+    assert condition["mel"] > 0 and condition["fad"] >= 0 and condition["fad-vggish"] is None

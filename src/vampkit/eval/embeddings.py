@@ -16,7 +16,7 @@ import torch
 from ..errors import VampkitError
 
 
-class EmbeddingUnavailable(VampkitError):
+class EmbeddingUnavailableError(VampkitError):
     """An embedding cannot run here (package not installed, weights not cached, offline)."""
 
 
@@ -33,7 +33,7 @@ class CodecLatents:
         codec = context.codec
         network = getattr(codec, "network", None)
         if network is None or not hasattr(network, "encoder") or not hasattr(network, "quantizer"):
-            raise EmbeddingUnavailable(f"codec '{codec.name}' does not expose encoder latents; "
+            raise EmbeddingUnavailableError(f"codec '{codec.name}' does not expose encoder latents; "
                                        "choose another FAD embedding")
         x = resample(audio.reshape(1, -1).to(torch.float32), sample_rate, codec.sample_rate)
         pad = (-x.shape[-1]) % codec.hop_length
@@ -56,11 +56,11 @@ class VGGish:
 
     def __call__(self, audio: torch.Tensor, sample_rate: int, context: Any) -> np.ndarray:
         if importlib.util.find_spec("frechet_audio_distance") is None:
-            raise EmbeddingUnavailable("embedding 'vggish' needs the 'frechet_audio_distance' package "
+            raise EmbeddingUnavailableError("embedding 'vggish' needs the 'frechet_audio_distance' package "
                                        "(pip install frechet_audio_distance); the other metrics still run")
         repo = _torch_hub_dir() / "harritaylor_torchvggish_master"
         if not repo.is_dir():
-            raise EmbeddingUnavailable(f"embedding 'vggish': its weights are not cached in {repo.parent} "
+            raise EmbeddingUnavailableError(f"embedding 'vggish': its weights are not cached in {repo.parent} "
                                        "and vampkit eval never downloads; run frechet_audio_distance once "
                                        "online to cache them")
         from ..audio.resample import resample
@@ -81,8 +81,8 @@ def _vggish_model() -> Any:
         try:
             model = torch.hub.load(str(_torch_hub_dir() / "harritaylor_torchvggish_master"), "vggish",
                                    source="local")
-        except Exception as exc:  # noqa: BLE001 - any failure of a third-party loader is "unavailable"
-            raise EmbeddingUnavailable(f"embedding 'vggish' could not be loaded offline: "
+        except Exception as exc:  # any failure of a third-party loader means "unavailable"
+            raise EmbeddingUnavailableError(f"embedding 'vggish' could not be loaded offline: "
                                        f"{type(exc).__name__}: {exc}") from exc
         model.postprocess = False
         model.embeddings = torch.nn.Sequential(*list(model.embeddings.children())[:-1])
@@ -98,7 +98,7 @@ class CLAP:
 
     def __call__(self, audio: torch.Tensor, sample_rate: int, context: Any) -> np.ndarray:
         if importlib.util.find_spec("fadtk") is None:
-            raise EmbeddingUnavailable("embedding 'clap' needs the 'fadtk' package (pip install fadtk); "
+            raise EmbeddingUnavailableError("embedding 'clap' needs the 'fadtk' package (pip install fadtk); "
                                        "the other metrics still run")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never download during an evaluation
         try:
@@ -111,9 +111,9 @@ class CLAP:
             from ..audio.resample import resample
 
             x = resample(audio.reshape(1, -1).float(), sample_rate, model.sr)[0].cpu().numpy()
-            emb = model._get_embedding(x)
-        except Exception as exc:  # noqa: BLE001 - any failure of a third-party loader is "unavailable"
-            raise EmbeddingUnavailable(f"embedding 'clap' (fadtk) is unavailable offline or uncached: "
+            emb = model.get_embedding(x)
+        except Exception as exc:  # any failure of a third-party loader means "unavailable"
+            raise EmbeddingUnavailableError(f"embedding 'clap' (fadtk) is unavailable offline or uncached: "
                                        f"{type(exc).__name__}: {exc}") from exc
         return np.asarray(emb, dtype=np.float32)
 

@@ -83,8 +83,7 @@ def generate(engine: Any, condition: Condition, items: list[tuple[Path, torch.Te
                                                                                         geometry.codebook_size)}))
         return out
     recipe = _condition_recipe(condition, engine)
-    env = Env(out_dir=Path("."), device=str(getattr(engine, "device", "cpu")))
-    env._engine = engine
+    env = Env(out_dir=Path("."), device=str(getattr(engine, "device", "cpu")), engine=engine)
     states = [State(input=Path(path), recipe=recipe, seed=seed, audio=Audio(reference, int(geometry.sample_rate)),
                     encoded=encoded, codes=encoded.codes if encoded.codes.dim() == 3 else encoded.codes.unsqueeze(0),
                     n_frames=encoded.codes.shape[-1], analyses=analyses)

@@ -175,7 +175,7 @@ class _Run:
                     start = time.perf_counter()
                     features = metric.features(_trimmed(reference, trim, self.sample_rate), self.sample_rate, self.context)
                     self.metric_seconds += time.perf_counter() - start
-                except Exception:  # noqa: BLE001, S112 - reported per output in score(), where it raises again
+                except Exception:  # noqa: BLE001 - reported per output in score(), where it raises again
                     continue
                 self.cache.put_reference_features(excerpt.key, label, trim, features)
 
