@@ -33,7 +33,7 @@ def test_validate_reports_file_line_column_and_key(setup):
     root, _ = setup
     (root / "bad.yaml").write_text("name: bad\nmask: periodic\nsampling:\n  temperature: hot\n")
     proc = vampkit("validate", "bad.yaml", cwd=root)
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert "bad.yaml:4:16: sampling.temperature: expected a number, got 'hot'" in proc.stderr
 
 

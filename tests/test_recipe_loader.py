@@ -95,7 +95,7 @@ def test_override_replaces_a_value(tmp_path):
 
 def test_bad_override_is_named_by_the_option(tmp_path):
     message, _ = error_of(tmp_path, BASE, ["sampling.temprature=1"])
-    assert message.startswith("--set sampling.temprature=1: sampling.temprature: unknown parameter")
+    assert message.startswith("--set sampling.temprature=1: sampling.temprature: unknown key")
     assert "did you mean 'temperature'" in message
 
 

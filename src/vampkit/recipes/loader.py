@@ -25,7 +25,7 @@ from .. import plugins
 from ..errors import ParameterError, RecipeError, UnknownNameError
 from ..masks import build_mask_generator
 from ..naming import did_you_mean
-from ..params import build
+from ..params import build, resolved_fields
 from ..sampling.pipeline import DEFAULT_C2F_SETTINGS
 from ..sampling.settings import SamplingSettings
 from ..validators import short_repr
@@ -467,10 +467,16 @@ def _parameter_errors(exc: ParameterError, src: SourceMap, fallback: Path) -> Re
 def _section(cls: type, value: Any, path: Path, src: SourceMap, base: Any = None) -> Any:
     """Build a typed section (``sampling``, ``output``...) through ``params.build``."""
     data = _check_mapping(value, path, src, "settings")
-    try:
-        return build(cls, data, path=path, base=base)
-    except ParameterError as exc:
-        raise _parameter_errors(exc, src, path) from None
+    known = [f.name for f in resolved_fields(cls)]
+    problems = _Problems()
+    problems.items.extend(_unknown_key(key, known, path, src) for key in data if key not in known)
+    with problems.collect():
+        try:
+            built = build(cls, {k: v for k, v in data.items() if k in known}, path=path, base=base)
+        except ParameterError as exc:
+            raise _parameter_errors(exc, src, path) from None
+    problems.raise_any()
+    return built
 
 
 def _expect(value: Any, path: Path, src: SourceMap, kind: type | tuple, label: str) -> Any:
