@@ -266,3 +266,11 @@ def test_overrides_go_through_the_same_checks_and_are_named_by_the_option(tmp_pa
 def test_a_template_override_that_is_not_yaml_is_taken_as_text(tmp_path):
     recipe = load_recipe(write(tmp_path, BASE), ["output.template={stem}.x.wav"])
     assert recipe.output.template == "{stem}.x.wav"
+
+
+@pytest.mark.parametrize("text", ["mask: " + "x" * 5000 + "\n", "x" * 5000 + ": 1\n",
+                                  "mask: periodic\npipeline: [" + "y" * 5000 + "]\n"])
+def test_messages_about_huge_names_stay_short(text):
+    with pytest.raises(vampkit.RecipeError) as info:
+        loads_recipe(text, file="x.yaml")
+    assert len(str(info.value)) < 700 and "\n" not in str(info.value)

@@ -53,6 +53,10 @@ def _shipped_dir() -> FsPath:
 SHIPPED_DIR = _shipped_dir()
 
 
+#: longest key path or problem text one error message shows
+MAX_SHOWN_CHARS = 300
+
+
 def clean(text: str) -> str:
     """Text that any terminal can print: lone surrogates and control characters escaped."""
     if text.isprintable():
@@ -93,6 +97,10 @@ class SourceMap:
     def error(self, path: Path, message: str, *, key: bool = False) -> RecipeError:
         """A ``RecipeError`` at ``path``: ``file:line:col: dotted.key: message``."""
         where, name, message = clean(self.where(path, key=key)), clean(dotted(path)), clean(message)
+        if len(name) > MAX_SHOWN_CHARS:  # untrusted keys and values must not flood the terminal
+            name = name[: MAX_SHOWN_CHARS - 3] + "..."
+        if len(message) > MAX_SHOWN_CHARS:
+            message = message[: MAX_SHOWN_CHARS - 3] + "..."
         return RecipeError(f"{where}: {name + ': ' if name else ''}{message}", where=where, key=name,
                            problem=message)
 
