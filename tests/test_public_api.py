@@ -14,7 +14,7 @@ from vampkit import hookspecs, plugins
 #: vampkit.__all__ as released; a plugin may use every one of these
 PUBLIC_NAMES = frozenset({
     "AnalysisError", "Audio", "AudioError", "BeatTracker", "Beats", "CheckpointError", "Codec", "CodecError",
-    "Mask", "MaskContext", "MaskGenerator", "ParameterError", "PluginError", "Prompt", "Recipe", "RecipeError",
+    "EncodedAudio", "Env", "OnsetDetector", "Stage", "State", "Mask", "MaskContext", "ModelBundle", "VAMPNET", "decode_audio", "encode_audio", "MaskGenerator", "ParameterError", "PluginError", "Prompt", "Recipe", "RecipeError",
     "RunResult", "SamplingSettings", "TokenModel", "UnknownNameError", "VampNet", "VampkitError",
     "WeightsUnavailableError", "__version__", "analyses_for", "build_mask_generator", "coarse_to_fine",
     "frames_to_seconds", "hookimpl", "load_audio", "load_codec", "load_recipe", "param", "resolve_device",
@@ -34,7 +34,8 @@ VALIDATOR_NAMES = frozenset({
 })
 
 #: every hook a plugin may implement; each takes exactly one argument, ``register``
-HOOKS = frozenset({"register_masks", "register_models", "register_codecs", "register_beat_trackers",
+HOOKS = frozenset({"register_masks", "register_bundles", "register_codecs", "register_beat_trackers",
+                   "register_onset_detectors",
                    "register_analyses", "register_stages"})
 
 #: the errors plugins raise or catch, and the base they share

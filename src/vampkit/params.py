@@ -179,7 +179,7 @@ def resolved_fields(cls: type) -> tuple[attrs.Attribute, ...]:
     """The ``attrs`` fields of ``cls`` with string annotations resolved where possible."""
     try:
         attrs.resolve_types(cls)
-    except Exception:  # noqa: BLE001, S110 - unresolvable annotations stay strings; still listable
+    except Exception:  # noqa: BLE001 - unresolvable annotations stay strings; still listable
         pass
     return tuple(f for f in attrs.fields(cls) if f.init and not f.name.startswith("_"))
 
@@ -292,7 +292,7 @@ def _field_problems(cls: type, fields: Mapping[str, attrs.Attribute], values: Ma
             _as_parameter_error(field.validator)(probe, field, value)
         except ParameterError as exc:
             problems.append(_relocated(exc, path))
-        except Exception:  # noqa: BLE001, S112 - see the docstring: the constructor raises it again
+        except Exception:  # noqa: BLE001 - see the docstring: the constructor raises it again
             continue
     return problems
 

@@ -52,7 +52,8 @@ class Loop:
             else:
                 if any(s.out_audio is None for s in parts):
                     raise RecipeError("loop: no audio to join (put `decode` before `loop`)")
-                joined = torch.cat([s.out_audio for s in parts for _ in range(self.repeats)], dim=-1)
+                joined = attrs.evolve(first.out_audio, samples=torch.cat(
+                    [s.out_audio.samples for s in parts for _ in range(self.repeats)], dim=-1))
             out.append(first.evolve(variation="loop", out_audio=joined))
         return out
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import importlib.resources
 import os
 import re
 import string
-import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path as FsPath
@@ -43,11 +43,12 @@ TOP_LEVEL_KEYS = ("name", "description", "weights", "input", "output", "seed", "
                   "device", "mask", "sampling", "c2f", "analysis", "pipeline")
 WEIGHT_KEYS = ("coarse", "c2f", "codec")
 ANALYSIS_KEYS = ("beat_tracker", "onset_detector", "options", "cache")  # vampkit.analysis.analyses_for
+
+
 def _shipped_dir() -> FsPath:
-    """The shipped recipes: the checkout's ``recipes/`` (editable install), else the copy a
-    wheel installs under ``<prefix>/share/vampkit/recipes``."""
-    checkout = FsPath(__file__).resolve().parents[3] / "recipes"
-    return checkout if checkout.is_dir() else FsPath(sys.prefix) / "share" / "vampkit" / "recipes"
+    """The shipped recipes: package data of ``vampkit.recipes`` (``shipped/*.yaml``), found with
+    ``importlib.resources`` so that checkouts, editable installs and wheels read the same files."""
+    return FsPath(str(importlib.resources.files(__package__) / "shipped"))
 
 
 SHIPPED_DIR = _shipped_dir()
@@ -121,7 +122,7 @@ SEQ_TAG = "tag:yaml.org,2002:seq"
 MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-class _YamlProblem(Exception):
+class _YamlProblem(Exception):  # noqa: N818 - internal signal, never shown as such
     """A problem at a YAML node, before the file name is known to the message."""
 
     def __init__(self, mark: tuple[int, int] | None, path: Path, problem: str) -> None:
