@@ -216,6 +216,7 @@ def test_merge_keys_work_as_in_safe_load_with_own_keys_winning():
     ("pipeline: [{load: {duration: 0}}, encode, mask, vamp, decode, write]",
      "pipeline.0.load.duration: must be > 0"),
     ("analysis: {beat_tracker: madmon}", "analysis.beat_tracker: unknown beat tracker 'madmon' (did you mean"),
+    ("analysis: {onset_detector: simpel}", "analysis.onset_detector: unknown onset detector 'simpel' (did you mean"),
     ("analysis: {options: {beat: {}}}", "analysis.options.beat: unknown analysis 'beat' (did you mean 'beats'?)"),
     ("analysis: {cache: 2001-01-01}", "analysis.cache: expected true or false"),
 ])

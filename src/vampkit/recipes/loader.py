@@ -657,16 +657,15 @@ def _analysis(value: Any, src: SourceMap) -> dict:
     for key in data:
         if key not in ANALYSIS_KEYS:
             problems.items.append(_unknown_key(key, ANALYSIS_KEYS, path, src))
-    if "beat_tracker" in data:
-        with problems.collect():
-            name = _expect(data["beat_tracker"], path + ("beat_tracker",), src, str, "a beat tracker name")
-            try:
-                plugins.get("beat_trackers", name)
-            except UnknownNameError as exc:
-                raise src.error(path + ("beat_tracker",), str(exc)) from None
-    if "onset_detector" in data:
-        problems.attempt(_expect, data["onset_detector"], path + ("onset_detector",), src, str,
-                         "an onset detector name")
+    for key, kind, label in (("beat_tracker", "beat_trackers", "a beat tracker name"),
+                             ("onset_detector", "onset_detectors", "an onset detector name")):
+        if key in data:
+            with problems.collect():
+                name = _expect(data[key], path + (key,), src, str, label)
+                try:
+                    plugins.get(kind, name)
+                except UnknownNameError as exc:
+                    raise src.error(path + (key,), str(exc)) from None
     if "cache" in data:
         problems.attempt(_expect, data["cache"], path + ("cache",), src, bool, "true or false")
     with problems.collect():
