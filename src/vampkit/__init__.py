@@ -68,6 +68,8 @@ _LAZY: dict[str, str] = {
     "State": ".pipeline",
     "Recipe": ".recipes",
     "load_recipe": ".recipes",
+    "evaluate": ".eval",
+    "EvalResult": ".eval",
 }
 
 if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, eagerly
@@ -78,6 +80,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, eagerly
     from .codecs import Codec, load_codec
     from .context import MaskContext
     from .device import resolve_device
+    from .eval import EvalResult, evaluate
     from .hookspecs import hookimpl
     from .mask import Mask
     from .masks import MaskGenerator, build_mask_generator
@@ -125,6 +128,8 @@ __all__ = [
     "load_recipe",
     "run_recipe",
     "vamp",
+    "evaluate",
+    "EvalResult",
     "sample",
     "resolve_weights",
     "resolve_device",

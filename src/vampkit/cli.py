@@ -402,6 +402,40 @@ def recipes_command(folders: tuple[str, ...], as_json: bool) -> None:
             click.echo(f"  {row['name']:<{width}}  {text}")
 
 
+@cli.command("eval")
+@click.argument("experiment")
+@click.option("--data", "-d", required=True, help="Folder (or glob) of held-out audio to cut excerpts from.")
+@click.option("--weights", help="A weights preset (vampnet) or COARSE,C2F,CODEC checkpoint paths.")
+@click.option("--device", help="auto, cpu, cuda, cuda:1, mps.")
+@click.option("--limit", type=click.IntRange(min=1), help="Evaluate at most N excerpts (a prefix of the full choice).")
+@click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False), help="Results folder (default: eval-NAME); a re-run continues it.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override an experiment value (e.g. data.excerpt=5).")
+@click.option("--keep-audio", is_flag=True, help="Also write every generated excerpt (audio/CONDITION/).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no table on stdout.")
+def eval_command(experiment: str, data: str, weights: str | None, device: str | None, limit: int | None,
+                 out_dir: str | None, overrides: tuple[str, ...], keep_audio: bool, quiet: bool) -> None:
+    """Score every condition of EXPERIMENT (a YAML file or a shipped grid's name) on excerpts of
+    --data: mel distance, FAD, prompt bitrate; CSVs, JSON summary, markdown table and plots.
+
+    \b
+    Examples:
+      vampkit eval compression --data held-out/ --limit 100
+      vampkit eval experiments/sampling-steps.yaml --data 'songs/*.flac' --out steps-eval
+      vampkit eval my-prompts.yaml --data held-out/ --weights coarse.pth,c2f.pth,codec.pth
+    """
+    from .eval import evaluate
+
+    result = evaluate(experiment, data, weights=_weights_option(weights), device=device, limit=limit,
+                      out=out_dir, keep_audio=keep_audio, overrides=overrides, progress=not quiet)
+    if not quiet:
+        click.echo(result.table, nl=False)
+        click.echo(f"results: {result.out_dir}")
+    for failure in result.skipped:
+        click.echo(f"skipped {failure.input}: {failure.error}", err=True)
+    for failure in result.metric_failures:
+        click.echo(f"metric failed: {failure}", err=True)
+
+
 @cli.command("example")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--seconds", type=float, default=8.0, show_default=True)
@@ -416,6 +450,30 @@ def example_command(path: str, seconds: float, bpm: float) -> None:
     from .examples import write_groove
 
     click.echo(str(write_groove(path, seconds=seconds, bpm=bpm)))
+
+
+@cli.command("app")
+@click.option("--weights", help="A weights preset (vampnet) or COARSE,C2F,CODEC checkpoint paths.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, mps.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; others than loopback are public.")
+@click.option("--port", type=int, help="Port (default: the first free one from 7860).")
+@click.option("--share", is_flag=True, help="Also make a public gradio.live link (needs network).")
+@click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Generations run at once (the models are shared; more needs more device memory).")
+def app_command(weights: str | None, device: str, host: str, port: int | None, share: bool, concurrency: int) -> None:
+    """Serve a local web page to vamp by ear (needs the app extra: pip install 'vampkit[app]').
+
+    \b
+    Examples:
+      vampkit app
+      vampkit app --weights coarse.pth,c2f.pth,codec.pth --device cpu --port 7860
+    """
+    from .app import public_warning, serve
+
+    warning = public_warning(host, share)
+    if warning:
+        click.echo(f"Warning: {warning}", err=True)
+    serve(weights, device=device, host=host, port=port, share=share, concurrency=concurrency)
 
 
 def _interrupted() -> None:
