@@ -117,13 +117,32 @@ def _open(browser, server):
 
 
 def _md(page, elem_id: str):
-    return page.locator(f"#{elem_id}[data-testid=markdown]")
+    return page.locator(f"#{elem_id} [data-testid=markdown]")
 
 
 def _upload(page, path: Path) -> None:
     page.set_input_files("#upload input[type=file]", str(path))
     expect(_md(page, "upload-status")).to_contain_text(" s at ")
     expect(_md(page, "preview-info")).to_contain_text("kept")
+
+
+def _choose(page, elem_id: str, option: str) -> None:
+    """Pick ``option`` from a Gradio dropdown (a text box with a listbox, not a <select>)."""
+    box = page.locator(f"#{elem_id} input")
+    box.click()
+    box.fill(option)  # filters the list down to the option
+    page.locator(f"#{elem_id} ul[role=listbox] li[role=option][aria-label=\"{option}\"]").click()
+    box.blur()
+    expect(page.locator(f"#{elem_id} input")).to_have_value(option)
+
+
+def _options(page, elem_id: str) -> list[str]:
+    page.locator(f"#{elem_id} input").click()
+    options = page.locator(f"#{elem_id} ul[role=listbox] li[role=option]")
+    expect(options.first).to_be_visible()
+    texts = [t.strip() for t in options.all_inner_texts()]
+    page.locator(f"#{elem_id} input").blur()
+    return texts
 
 
 def _kept(page) -> str:
@@ -134,11 +153,13 @@ def _wait_outputs(page, n: int) -> list[str]:
     """Wait until ``n`` output players have decoded their audio (a playable file); their URLs."""
     urls = []
     for i in range(n):
-        player = page.locator(f"#output-{i} audio")
-        expect(player).to_have_count(1)
-        page.wait_for_function(
-            "el => el.readyState >= 1 && el.duration > 0 && !el.error", arg=player.element_handle())
-        urls.append(player.get_attribute("src"))
+        players = page.locator(f"#output-{i} audio")
+        expect(players.first).to_be_attached()
+        # Gradio 6 draws each player with more than one <audio>: one of them must play the file
+        handle = page.wait_for_function(
+            "els => { const a = els.find(el => el.src && el.readyState >= 1 && el.duration > 0 && !el.error);"
+            " return a ? a.src : null; }", arg=players.element_handles())
+        urls.append(handle.json_value())
     return urls
 
 
@@ -169,7 +190,7 @@ def test_vamp_by_ear_and_take_the_recipe_away(server, browser, files, tmp_path):
     _root, _weights, groove = files
     page = _open(browser, server)
     _upload(page, groove)
-    page.select_option("#recipe select", "small-variation")
+    _choose(page, "recipe", "small-variation")
     expect(page.locator("#layer0-periodic-period input")).to_have_value("5")
     expect(page.locator("#mask-yaml textarea")).to_have_value(
         "{any-of: [{periodic: {period: 5, random_offset: true}}, codebooks]}")  # keep 4 is the default
@@ -209,11 +230,11 @@ def test_vamp_by_ear_and_take_the_recipe_away(server, browser, files, tmp_path):
 
 def test_a_plugin_mask_appears_in_the_menu_with_its_form(server, browser):
     page = _open(browser, server)
-    options = page.locator("#layer2-generator option").all_inner_texts()
+    options = _options(page, "layer2-generator")
     assert "loudness" in options  # plugins/vampkit-loudness, installed by scripts/setup.sh --test
-    page.select_option("#layer2-generator select", "loudness")
+    _choose(page, "layer2-generator", "loudness")
     expect(page.locator("#layer2-loudness-threshold_db input").first).to_be_visible()
-    expect(page.locator("#layer2-loudness-keep select")).to_have_value("loud")
+    expect(page.locator("#layer2-loudness-keep input")).to_have_value("loud")
     expect(page.locator("#mask-yaml textarea")).to_have_value(
         "{any-of: [{periodic: {period: 8}}, {codebooks: {keep: 3}}, loudness]}")
     page.close()
@@ -242,15 +263,44 @@ def test_a_raising_request_shows_its_message_and_the_server_keeps_serving(server
     _root, _weights, groove = files
     page = _open(browser, server)
     _upload(page, groove)
-    page.select_option("#layer1-generator select", "(none)")
+    _choose(page, "layer1-generator", "(none)")
     expect(page.locator("#mask-yaml textarea")).to_have_value("{periodic: {period: 8}}")
-    page.select_option("#layer0-generator select", "explode")
+    _choose(page, "layer0-generator", "explode")
     expect(page.locator("#mask-yaml textarea")).to_have_value("explode")
     expect(_md(page, "preview-info")).to_contain_text("boom from the explode mask")
     page.click("#generate")
     expect(_md(page, "run-status")).to_contain_text("boom from the explode mask")
-    page.select_option("#layer0-generator select", "periodic")
+    _choose(page, "layer0-generator", "periodic")
     expect(page.locator("#mask-yaml textarea")).to_have_value("{periodic: {period: 8}}")
     page.click("#generate")
     _wait_outputs(page, 1)
     page.close()
+
+
+def test_uploads_stay_in_the_app_folder_and_a_named_server_path_is_refused(server, tmp_path):
+    """Uploaded bytes land in the app's temp folder whatever their name; a client naming a file
+    outside it (as Gradio's FileData) is refused before any handler reads it."""
+    import asyncio
+
+    import httpx
+    from concurrent.futures import ThreadPoolExecutor
+
+    response = httpx.post(f"{server.url.rstrip('/')}/gradio_api/upload", timeout=60,
+                          files={"files": ("../../x.wav", b"RIFF", "audio/wav")})
+    response.raise_for_status()
+    (saved,) = response.json()
+    assert Path(saved).resolve().is_relative_to(server.temp_dir) and Path(saved).read_bytes() == b"RIFF"
+
+    secret = tmp_path / "secret.wav"
+    secret.write_bytes(b"RIFF")
+    blocks = server.blocks
+    upload_fn = next(fn for fn in blocks.fns.values() if fn.inputs and fn.inputs[0] is blocks.vampkit_page.upload)
+    from gradio.context import LocalContext
+
+    def call() -> None:  # in a thread of its own: the browser's event loop runs in this one
+        LocalContext.blocks.set(blocks)
+        asyncio.run(blocks.process_api(upload_fn, [{"path": str(secret), "meta": {"_type": "gradio.FileData"}},
+                                                   *[None] * (len(upload_fn.inputs) - 1)]))
+
+    with ThreadPoolExecutor(1) as pool, pytest.raises(Exception, match="not uploaded by a user"):
+        pool.submit(call).result()

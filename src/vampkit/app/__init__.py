@@ -11,7 +11,6 @@ import os
 import shutil
 import signal
 import tempfile
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,12 +24,10 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 def _gradio() -> Any:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # gradio 3.18 imports the deprecated pkg_resources
-        try:
-            import gradio
-        except ImportError as exc:
-            raise VampkitError("the app needs Gradio: pip install 'vampkit[app]'") from exc
+    try:
+        import gradio
+    except ImportError as exc:
+        raise VampkitError("the app needs Gradio: pip install 'vampkit[app]'") from exc
     return gradio
 
 
@@ -42,7 +39,8 @@ def build(weights: str | Mapping[str, str] | None = None, *, device: str = "auto
     ``weights`` is a preset name, ``COARSE,C2F,CODEC`` or a mapping of those paths; the models
     load now (once per process, shared by every page). Uploads, previews and outputs live in
     ``temp_dir`` (default: a new temporary folder, removed when the process exits); the
-    folder is ``blocks.vampkit_temp_dir``.
+    folder is ``blocks.vampkit_temp_dir``. Gradio's upload cache (``GRADIO_TEMP_DIR``, one per
+    process) is pointed at its ``gradio`` subfolder, so uploaded bytes land nowhere else.
     """
     gr = _gradio()
     from .engine import engine_host
@@ -55,8 +53,13 @@ def build(weights: str | Mapping[str, str] | None = None, *, device: str = "auto
     else:
         temp = Path(temp_dir)
         temp.mkdir(parents=True, exist_ok=True)
-    blocks = Page(gr, host, temp.resolve(), max_seconds).build()
-    blocks.queue(concurrency_count=max(1, int(concurrency)), api_open=False)
+    temp = temp.resolve()
+    (temp / "gradio").mkdir(exist_ok=True)
+    os.environ["GRADIO_TEMP_DIR"] = str(temp / "gradio")  # read by each component and by the upload route
+    page = Page(gr, host, temp, max_seconds, concurrency)
+    blocks = page.build()
+    blocks.vampkit_page = page
+    blocks.queue(default_concurrency_limit=max(1, int(concurrency)), api_open=False)
     blocks.vampkit_temp_dir = temp.resolve()
     return blocks
 
@@ -68,15 +71,25 @@ class Server:
     blocks: Any
     url: str
     temp_dir: Path
-    _previous_tempdir: str | None = None
+    _previous_cache: str | None = None
 
     def close(self) -> None:
         try:
             self.blocks.close()
         finally:
-            if tempfile.tempdir is not None and Path(tempfile.tempdir).is_relative_to(self.temp_dir):
-                tempfile.tempdir = self._previous_tempdir
+            _restore_cache(self.temp_dir, self._previous_cache)
             shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+
+def _restore_cache(temp: Path, previous: str | None) -> None:
+    """Point Gradio's cache back where it was, if it still points into ``temp``."""
+    current = os.environ.get("GRADIO_TEMP_DIR")
+    if current is None or not Path(current).is_relative_to(temp):
+        return
+    if previous is None:
+        os.environ.pop("GRADIO_TEMP_DIR", None)
+    else:
+        os.environ["GRADIO_TEMP_DIR"] = previous
 
 
 def public_warning(host: str, share: bool) -> str | None:
@@ -97,23 +110,22 @@ def _raise_interrupt(_signum: int, _frame: Any) -> None:
 def serve(weights: str | Mapping[str, str] | None = None, *, device: str = "auto", host: str = "127.0.0.1",
           port: int | None = None, share: bool = False, block: bool = True, max_seconds: float = 120.0,
           concurrency: int = 1, quiet: bool = False) -> Server:
-    """Start the app on ``host:port`` (loopback unless asked). Gradio's own temporary files and
-    the files it may serve are kept inside the app's temporary folder."""
+    """Start the app on ``host:port`` (loopback unless asked). Gradio's uploads and the files it
+    may serve are kept inside the app's temporary folder."""
+    from .ui import CSS
+
     temp = Path(tempfile.mkdtemp(prefix="vampkit-app-")).resolve()
     atexit.register(shutil.rmtree, temp, ignore_errors=True)
-    previous = tempfile.tempdir
-    tempfile.tempdir = str(temp / "gradio")  # this process serves the app: uploads land in our folder
-    (temp / "gradio").mkdir()
+    previous = os.environ.get("GRADIO_TEMP_DIR")
     try:
         blocks = build(weights, device=device, temp_dir=temp, max_seconds=max_seconds, concurrency=concurrency)
+        blocks.launch(server_name=host, server_port=port, share=share, prevent_thread_lock=True, quiet=quiet,
+                      inbrowser=False, allowed_paths=[str(temp)], footer_links=["gradio"], ssr_mode=False,
+                      mcp_server=False, css=CSS)
     except BaseException:
-        tempfile.tempdir = previous
+        _restore_cache(temp, previous)
         shutil.rmtree(temp, ignore_errors=True)
         raise
-    blocks.launch(server_name=host, server_port=port, share=share, prevent_thread_lock=True,
-                  show_api=False, quiet=quiet, inbrowser=False)
-    # Gradio serves files under its app's working directory: make that our temp folder only
-    blocks.server_app.cwd = str(temp)
     server = Server(blocks, blocks.local_url, temp, previous)
     if block:
         previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)  # a service stop cleans up too

@@ -6,7 +6,6 @@ every generation goes through ``engine.EngineHost.run`` (``vampkit.run_recipe``)
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 import shutil
@@ -25,7 +24,6 @@ from ..recipes.loader import shipped_recipes
 from ..sampling.settings import SamplingSettings
 from . import forms, session
 from .engine import EngineHost
-from .uploads import guarded_components
 
 log = logging.getLogger("vampkit.app")
 
@@ -85,8 +83,9 @@ def _docs(fields: Sequence[forms.Field]) -> str:
 class Page:
     """The components of one page and the handlers that read and fill them."""
 
-    def __init__(self, gr: Any, host: EngineHost, temp: Path, max_seconds: float) -> None:
+    def __init__(self, gr: Any, host: EngineHost, temp: Path, max_seconds: float, concurrency: int = 1) -> None:
         self.gr = gr
+        self.concurrency = max(1, int(concurrency))
         self.host = host
         self.temp = temp
         self.max_seconds = max_seconds
@@ -101,8 +100,7 @@ class Page:
         first = "compress" if "compress" in recipes else (recipes[0] if recipes else LOCAL)
         base = session.base_recipe_data(first) if first != LOCAL else {"name": "app", "mask": "periodic"}
         combinator, layer_specs = forms.decompose(base.get("mask") or "periodic", N_LAYERS)
-        audio_input, file_input = guarded_components(gr, self.temp / "incoming")
-        with gr.Blocks(title="vampkit", analytics_enabled=False, css=CSS) as blocks:
+        with gr.Blocks(title="vampkit", analytics_enabled=False) as blocks:
             gr.Markdown("# vampkit: vamp by ear\nUpload a loop, choose a prompt (mask), listen to "
                         "variations and take away the recipe that makes them.")
             self.upload_state = gr.State(None)
@@ -110,10 +108,12 @@ class Page:
             with gr.Row():
                 with gr.Column():
                     with gr.Tab("Upload"):
-                        self.upload = audio_input(source="upload", type="filepath", label="audio", elem_id="upload")
+                        # not editable: the region fields below are the trim, so the recipe reproduces it
+                        self.upload = gr.Audio(sources=["upload"], type="filepath", label="audio", elem_id="upload",
+                                               editable=False)
                     with gr.Tab("Record"):
-                        self.record = audio_input(source="microphone", type="filepath", label="recording",
-                                               elem_id="record")
+                        self.record = gr.Audio(sources=["microphone"], type="filepath", label="recording",
+                                               elem_id="record", editable=False)
                     with gr.Row():
                         self.start = gr.Number(value=0.0, label="region start (s)", elem_id="region-start")
                         self.duration = gr.Number(value=0.0, label="region duration (s, 0: to the end)",
@@ -122,8 +122,8 @@ class Page:
                     with gr.Row():
                         self.recipe = gr.Dropdown(choices=recipes + [LOCAL], value=first, label="recipe",
                                                   elem_id="recipe")
-                        self.recipe_file = file_input(label="local recipe (.yaml)", file_types=[".yaml", ".yml"],
-                                                   elem_id="recipe-file")
+                        self.recipe_file = gr.File(label="local recipe (.yaml)", file_types=[".yaml", ".yml"],
+                                                   type="filepath", elem_id="recipe-file")
                     self.recipe_status = gr.Markdown("", elem_id="recipe-status")
                     self.combinator = gr.Dropdown(choices=forms.combinators(), value=combinator,
                                                   label="combine the layers with", elem_id="combinator")
@@ -159,8 +159,6 @@ class Page:
                                              interactive=False) for i in range(MAX_VARIATIONS)]
                     self.downloads = gr.File(label="downloads: audio, manifest, recipe", file_count="multiple",
                                              interactive=False, elem_id="downloads")
-            self.form_key = gr.Textbox(visible=False)
-            self.preview_key = gr.Textbox(visible=False)
             self._wire()
         return blocks
 
@@ -172,7 +170,7 @@ class Page:
             gen = gr.Dropdown(choices=choices, value=name, label=f"mask layer {i + 1}", elem_id=f"layer{i}-generator")
             groups, widgets = {}, {}
             for g in self.generators:
-                with gr.Box(visible=(g == name)) as box:
+                with gr.Column(visible=(g == name)) as box:
                     own = values if g == name else {}
                     widgets[g] = [(f, _widget(gr, f, f"layer{i}-{g}-{f.name}", own.get(f.name)))
                                   for f in self.fields[g]]
@@ -192,40 +190,37 @@ class Page:
 
     # -- wiring --------------------------------------------------------------------------
     def _wire(self) -> None:
-        # Gradio 3 drops an event's trigger while that event is still running, so a quick second
-        # edit could leave the page stale: each result carries the key of the inputs it was made
-        # from, and a change of that key re-runs the handler if the inputs have moved on since.
+        # "always_last": an edit made while its handler runs is handled once that run ends, so the
+        # page never stays on a result made from older inputs.
+        last = {"queue": False, "trigger_mode": "always_last"}
         mask_inputs = [self.combinator, *self.layer_gen, *self.field_components]
-        mask_outputs = [self.mask_text, self.mask_error, *self.layer_err, self.form_key]
+        mask_outputs = [self.mask_text, self.mask_error, *self.layer_err]
         for i, gen in enumerate(self.layer_gen):
             groups = [self.layer_groups[i][g] for g in self.generators]
-            gen.change(self._show_layer, [gen], groups, queue=False)
+            gen.change(self._show_layer, [gen], groups, **last)
         for component in mask_inputs:
-            component.change(_keyed(self.on_form), mask_inputs, mask_outputs, queue=False)
-        self.form_key.change(_catch_up(self.gr, self.on_form, len(mask_outputs)), [*mask_inputs, self.form_key],
-                             mask_outputs, queue=False)
+            component.change(self.on_form, mask_inputs, mask_outputs, **last)
         preview_inputs = [self.upload_state, self.base_state, self.mask_text, self.start, self.duration,
                           self.seed, self.beats]
-        preview_outputs = [self.preview, self.preview_info, self.preview_key]
+        preview_outputs = [self.preview, self.preview_info]
         for component in (self.mask_text, self.start, self.duration, self.seed, self.beats):
-            component.change(_keyed(self.on_preview), preview_inputs, preview_outputs, queue=False)
-        self.preview_key.change(_catch_up(self.gr, self.on_preview, len(preview_outputs)),
-                                [*preview_inputs, self.preview_key], preview_outputs, queue=False)
-        upload_outputs = [self.upload_state, self.upload_status, self.start, self.duration, *preview_outputs]
+            component.change(self.on_preview, preview_inputs, preview_outputs, **last)
+        upload_outputs = [self.upload_state, self.upload_status, self.duration, *preview_outputs]
         for source in (self.upload, self.record):
-            source.change(self.on_upload, [source, *preview_inputs[1:]], upload_outputs, queue=False)
+            source.change(self.on_upload, [source, *preview_inputs[1:]], upload_outputs, **last)
         recipe_outputs = [self.base_state, self.recipe_status, self.combinator, *self.layer_gen,
                           *self.field_components, *self.sampling_widgets, self.c2f_steps, self.variations]
-        self.recipe.change(self.on_recipe, [self.recipe], recipe_outputs, queue=False)
-        self.recipe_file.change(self.on_recipe_file, [self.recipe_file], [self.recipe, *recipe_outputs], queue=False)
+        self.recipe.change(self.on_recipe, [self.recipe], recipe_outputs, **last)
+        self.recipe_file.change(self.on_recipe_file, [self.recipe_file], [self.recipe, *recipe_outputs], **last)
         self.new_seed.click(lambda: secrets.randbelow(2**31), [], [self.seed], queue=False)
         generate_inputs = [self.upload_state, self.base_state, self.mask_text, *self.sampling_widgets,
                            self.c2f_steps, self.seed, self.variations, self.start, self.duration]
         def generate(*args: Any, progress: Any = self.gr.Progress()) -> list[Any]:  # noqa: B008 - Gradio's way
             return self.on_generate(*args, progress=progress)
 
-        self.generate.click(generate, generate_inputs,
-                            [self.run_status, *self.outputs, self.downloads], queue=True)
+        # generations queue, ``concurrency`` at a time; everything else answers at once
+        self.generate.click(generate, generate_inputs, [self.run_status, *self.outputs, self.downloads],
+                            queue=True, concurrency_limit=self.concurrency)
 
     def _show_layer(self, name: str) -> list[Any]:
         return [self.gr.update(visible=(g == name)) for g in self.generators]
@@ -304,34 +299,23 @@ class Page:
                 f"**{info['bitrate']:,.0f} bit/s** · {info['n_codebooks']} × {info['n_frames']} tokens")
         return [str(out), text]
 
-    def on_upload(self, value: dict | None, base: dict, mask_text: str, start: Any, duration: Any, seed: Any,
+    def on_upload(self, value: str | None, base: dict, mask_text: str, start: Any, duration: Any, seed: Any,
                   beats: bool) -> list[Any]:
-        """Stage and check an upload; Gradio's trim becomes the region (so the recipe reproduces it)."""
+        """Stage and check an upload (Gradio keeps the raw file in its cache, inside the app's folder)."""
         gr = self.gr
         if not value:
-            return [None, "", gr.update(), gr.update(), None, "upload audio to see the mask", ""]
-        incoming = Path(value["path"])
+            return [None, "", gr.update(), None, "upload audio to see the mask"]
         try:
-            upload = session.stage_upload(incoming, self.temp / "uploads", self.max_seconds)
+            upload = session.stage_upload(Path(value), self.temp / "uploads", self.max_seconds)
             _prune(self.temp / "uploads", KEEP["uploads"])
         except Exception as exc:  # noqa: BLE001 - the page says what is wrong with the file
-            return [None, f"⚠ {_message(exc)}", gr.update(), gr.update(), None, "upload audio to see the mask", ""]
-        finally:
-            incoming.unlink(missing_ok=True)
-        low, high = value.get("crop", (0.0, 100.0))
-        start_update: Any = gr.update()
-        if (low, high) != (0.0, 100.0):  # Gradio's trim handles: percent of the length
-            start = round(upload.duration * low / 100, 3)
-            duration = round(upload.duration * (high - low) / 100, 3)
-            start_update = start
-        elif upload.notice:
-            duration = self.max_seconds
+            return [None, f"⚠ {_message(exc)}", gr.update(), None, "upload audio to see the mask"]
+        duration_update: Any = gr.update()
+        if upload.notice:  # a long upload is offered its first max_seconds as the region
+            duration = duration_update = self.max_seconds
         text = upload.notice or f"{upload.duration:.2f} s at {upload.sample_rate} Hz"
-        start = float(start or 0.0)
-        inputs = (upload, base, mask_text, start, duration, seed, beats)
-        image, info = self.on_preview(*inputs)
-        changed = (low, high) != (0.0, 100.0) or upload.notice
-        return [upload, text, start_update, duration if changed else gr.update(), image, info, _key(inputs)]
+        image, info = self.on_preview(upload, base, mask_text, float(start or 0.0), duration, seed, beats)
+        return [upload, text, duration_update, image, info]
 
     def _apply_base(self, base: dict) -> list[Any]:
         gr = self.gr
@@ -414,32 +398,6 @@ class Page:
         status = (f"{len(outputs)} variation(s) of **{recipe.name}**, seed {recipe.seed}, in "
                   f"{time.perf_counter() - started:.1f} s on {self.host.device}")
         return [status, *players, files]
-
-
-def _key(inputs: Sequence[Any]) -> str:
-    """A digest of a handler's inputs (which state of the page a result belongs to)."""
-    return hashlib.sha1(repr(tuple(inputs)).encode()).hexdigest()
-
-
-def _keyed(fn: Callable[..., list[Any]]) -> Callable[..., list[Any]]:
-    """``fn``'s outputs and the key of the inputs they were made from."""
-
-    def run(*inputs: Any) -> list[Any]:
-        return [*fn(*inputs), _key(inputs)]
-
-    return run
-
-
-def _catch_up(gr: Any, fn: Callable[..., list[Any]], n_outputs: int) -> Callable[..., list[Any]]:
-    """Re-run ``fn`` when the page's inputs are no longer those its shown result was made from."""
-
-    def run(*args: Any) -> list[Any]:
-        *inputs, key = args
-        if _key(inputs) == key:
-            return _unchanged(gr, n_outputs)
-        return [*fn(*inputs), _key(inputs)]
-
-    return run
 
 
 def _unchanged(gr: Any, n: int) -> list[Any]:
