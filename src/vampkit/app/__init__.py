@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,16 @@ class Server:
             self.blocks.close()
         finally:
             _restore_cache(self.temp_dir, self._previous_cache)
-            shutil.rmtree(self.temp_dir, ignore_errors=True)
+            _remove(self.temp_dir)
+
+
+def _remove(folder: Path) -> None:
+    """Remove ``folder``; retried briefly, as Gradio's closing threads may still be emptying it."""
+    for _ in range(50):
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
+            return
+        time.sleep(0.1)
 
 
 def _restore_cache(temp: Path, previous: str | None) -> None:
@@ -117,21 +127,27 @@ def serve(weights: str | Mapping[str, str] | None = None, *, device: str = "auto
     temp = Path(tempfile.mkdtemp(prefix="vampkit-app-")).resolve()
     atexit.register(shutil.rmtree, temp, ignore_errors=True)
     previous = os.environ.get("GRADIO_TEMP_DIR")
+    # a service stop cleans up too; set before launching, as the page answers before launch() returns
+    previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt) if block else None
+    blocks = None
     try:
         blocks = build(weights, device=device, temp_dir=temp, max_seconds=max_seconds, concurrency=concurrency)
         blocks.launch(server_name=host, server_port=port, share=share, prevent_thread_lock=True, quiet=quiet,
                       inbrowser=False, allowed_paths=[str(temp)], footer_links=["gradio"], ssr_mode=False,
                       mcp_server=False, css=CSS)
+        server = Server(blocks, blocks.local_url, temp, previous)
+        if block:
+            try:
+                blocks.block_thread()
+            finally:
+                server.close()
     except BaseException:
+        if blocks is not None:
+            blocks.close()
         _restore_cache(temp, previous)
-        shutil.rmtree(temp, ignore_errors=True)
+        _remove(temp)
         raise
-    server = Server(blocks, blocks.local_url, temp, previous)
-    if block:
-        previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)  # a service stop cleans up too
-        try:
-            blocks.block_thread()
-        finally:
+    finally:
+        if block:
             signal.signal(signal.SIGTERM, previous_handler)
-            server.close()
     return server
