@@ -19,6 +19,7 @@ from typing import Any
 
 import attrs
 
+from ..paths import show
 from ..errors import ParameterError, RecipeError, UnknownNameError, VampkitError
 from ..recipes.loader import (
     SourceMap,
@@ -76,6 +77,7 @@ class Condition:
     recipe: Recipe | None
     trim: float = 0.0
     point: Mapping[str, Any] = attrs.field(factory=dict)
+    where: str | None = None  # ``file:line:col`` of the label (named by output-path errors)
 
     @property
     def steps(self) -> int | None:
@@ -154,7 +156,7 @@ def loads_experiment(text: str, *, file: str = "<experiment>", overrides: Iterab
     for key in data:
         if key not in TOP_LEVEL_KEYS:
             raise unknown_key_error(key, TOP_LEVEL_KEYS, (), src)
-    name = expect_type(data.get("name", default_name), ("name",), src, str, "a string")
+    name = _text(data.get("name", default_name), ("name",), src)
     description = expect_type(data.get("description") or "", ("description",), src, str, "a string")
     seed = expect_type(data.get("seed", 0), ("seed",), src, int, "an integer")
     device = expect_type(data.get("device", "auto"), ("device",), src, str, "a device name")
@@ -241,15 +243,32 @@ def _condition(item: Any, path: tuple, src: SourceMap) -> list[Condition]:
     label = data.get("label", baseline)
     if label is None:
         raise src.error(path, "missing key 'label' (each condition needs a label for the table)")
-    expect_type(label, path + ("label",), src, str, "a string")
-    family = expect_type(data.get("family", _family_of(label)), path + ("family",), src, str, "a string")
+    _text(label, path + ("label",), src)
+    family = _text(data.get("family", _family_of(label)), path + ("family",), src)
     points = _sweep_points(data.get("sweep"), path + ("sweep",), src)
+    where = src.where(path + ("label",) if "label" in data else path)
     conditions = []
     for point in points:
         recipe = _condition_recipe(data, baseline, point, path, src)
-        conditions.append(Condition(label=_point_label(label, point), family=family, baseline=baseline,
-                                    recipe=recipe, trim=float(trim), point=dict(point)))
+        conditions.append(Condition(label=_text(_point_label(label, point), path + ("label",), src), family=family,
+                                    baseline=baseline, recipe=recipe, trim=float(trim), point=dict(point),
+                                    where=where))
     return conditions
+
+
+#: characters in a name or label (they name files, table rows and plot lines)
+MAX_LABEL = 200
+
+
+def _text(value: Any, path: tuple, src: SourceMap) -> str:
+    """A name, label or family: a string without NUL, control characters or lone surrogates, at
+    most ``MAX_LABEL`` characters (file names made from it are sanitised separately)."""
+    expect_type(value, path, src, str, "a string")
+    if any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise src.error(path, f"{show(value[:40])} contains a NUL, control character or lone surrogate")
+    if len(value) > MAX_LABEL:
+        raise src.error(path, f"is {len(value)} characters long (at most {MAX_LABEL})")
+    return value
 
 
 def _family_of(label: str) -> str:
