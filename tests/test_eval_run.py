@@ -9,13 +9,18 @@ from pathlib import Path
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from helpers_models import write_tiny_set
 
 import vampkit
 from vampkit import plugins
 from vampkit.eval import engine as models
+from vampkit.errors import OutputExistsError, OutputPathError
 from vampkit.eval import evaluate, loads_experiment
+from vampkit.eval.cache import safe_name
 from vampkit.examples import write_groove
+from vampkit.paths import name_problem
 from vampkit.recipes.schema import WeightsSpec
 
 REPO = Path(__file__).resolve().parents[1]
@@ -241,3 +246,63 @@ def test_an_uninstalled_or_uncached_fad_embedding_says_so_and_the_other_metrics_
     assert failure.startswith("fad-vggish: embedding 'vggish' needs the 'frechet_audio_distance' package")
     (condition,) = result.conditions
     assert condition["mel"] > 0 and condition["fad"] >= 0 and condition["fad-vggish"] is None
+
+
+def _files_under(folder: Path) -> set[Path]:
+    return {p for p in folder.rglob("*")}
+
+
+def test_a_hostile_condition_label_cannot_write_outside_out(engine, data, tmp_path):
+    exp = experiment("  - baseline: original\n    label: ../../../escaped/..\\\\x/.\n")
+    out = tmp_path / "a" / "b" / "out"
+    before = _files_under(tmp_path)
+    evaluate(exp, data, engine=engine, out=out, limit=1, keep_audio=True)
+    new = _files_under(tmp_path) - before - {tmp_path / "a", tmp_path / "a" / "b", out}
+    assert new and all(out in p.parents for p in new)
+    assert [p.parent.name for p in (out / "audio").rglob("*.wav")] == ["escaped_.._x"]
+
+
+def test_a_symlink_in_the_results_folder_cannot_lead_out_of_it(engine, data, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / ".vampkit-eval").write_text("")  # a folder an evaluation made
+    (tmp_path / "out" / "audio").symlink_to(outside)
+    exp = loads_experiment("name: t\ndata: {excerpt: 1.0}\nmetrics: [mel]\nconditions:\n  - baseline: original\n",
+                           file="exp.yaml")
+    with pytest.raises(OutputPathError, match=r"exp\.yaml:5:5: conditions: label 'original'.*outside"):
+        evaluate(exp, data, engine=engine, out=tmp_path / "out", limit=1, keep_audio=True)
+    assert not any(outside.iterdir())
+
+
+@pytest.mark.parametrize("label", ['"a\\0b"', '"a\\ud800b"', '"a\\x07"', "x" * 201])
+def test_a_label_with_nul_control_surrogate_or_absurd_length_is_refused_at_its_line(label):
+    with pytest.raises(vampkit.RecipeError, match=r"^exp\.yaml:5:12: conditions\.0\.label: "):
+        loads_experiment(f"name: t\ndata: {{excerpt: 1.0}}\nmetrics: [mel]\nconditions:\n  - label: {label}\n"
+                         "    baseline: original\n", file="exp.yaml")
+
+
+def test_a_foreign_file_in_an_eval_results_folder_is_not_replaced(engine, data, tmp_path):
+    out = tmp_path / "out"
+    evaluate(experiment("  - baseline: original\n"), data, engine=engine, out=out, limit=1)
+    (out / "results.csv").unlink()  # the evaluation's own file, gone; a person's file takes its name
+    (out / "results.csv").write_text("mine")
+    (out / ".vampkit-eval").write_text("")  # a ledger that does not list it (e.g. an older eval's marker)
+    with pytest.raises(OutputExistsError, match="results.csv.*vampkit eval did not create it"):
+        evaluate(experiment("  - baseline: original\n"), data, engine=engine, out=out, limit=1)
+    assert (out / "results.csv").read_text() == "mine"
+
+
+def test_a_resumed_run_replaces_only_its_own_files(engine, data, tmp_path):
+    out = tmp_path / "out"
+    evaluate(experiment("  - baseline: original\n"), data, engine=engine, out=out, limit=1)
+    (out / "results.csv").write_text("stale")  # the evaluation's own file (in its ledger): updated
+    evaluate(experiment("  - baseline: original\n"), data, engine=engine, out=out, limit=1)
+    assert (out / "results.csv").read_text().startswith("excerpt,")
+
+
+@given(st.text())
+def test_a_sanitised_label_is_always_one_safe_file_name(label):
+    name = safe_name(label)
+    assert name_problem(name) is None and "/" not in name and "\\" not in name and name not in (".", "..")
+    assert len(name) <= 80

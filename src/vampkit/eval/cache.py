@@ -16,20 +16,30 @@ from typing import Any
 import numpy as np
 
 from ..atomic import atomic_path, write_text
+from .outputs import ResultsFolder
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+#: characters of a label kept in a file name (the rest is dropped; names stay unique by a hash)
+SAFE_LENGTH = 80
 
 
 def safe_name(text: str) -> str:
-    """A file-name-safe version of a label (no separators, no leading dots)."""
-    return _SAFE.sub("_", text).strip("._") or "x"
+    """A file-name-safe version of a label: ASCII letters, digits, ``_.-`` only (no separators,
+    no ``..``, no control characters or surrogates), no leading dots, at most ``SAFE_LENGTH``."""
+    return _SAFE.sub("_", text)[:SAFE_LENGTH].strip("._") or "x"
 
 
 class ResultCache:
-    """Entries under ``root/<condition fingerprint>/<excerpt key>-s<seed>.json``."""
+    """Entries under ``cache/<condition fingerprint>/<excerpt key>-s<seed>.json`` of the results
+    folder; every file is placed through the folder (the output-path policy)."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
+    def __init__(self, folder: ResultsFolder, subfolder: str = "cache") -> None:
+        self.folder = folder
+        self.subfolder = subfolder
+        self.root = folder.root / subfolder
+
+    def _place(self, name: str) -> Path:
+        return self.folder.place(f"{self.subfolder}/{name}", key="cache")
 
     def _base(self, fingerprint: str, excerpt_key: str, seed: int) -> Path:
         return self.root / fingerprint / f"{excerpt_key}-s{seed}"
@@ -45,14 +55,13 @@ class ResultCache:
 
     def put(self, fingerprint: str, excerpt_key: str, seed: int, entry: dict[str, Any],
             features: dict[str, np.ndarray]) -> None:
-        base = self._base(fingerprint, excerpt_key, seed)
-        base.parent.mkdir(parents=True, exist_ok=True)
+        stem = f"{fingerprint}/{excerpt_key}-s{seed}"
         names = {}
         for label, array in features.items():
-            target = base.parent / f"{base.name}.{safe_name(label)}.npy"
+            target = self._place(f"{stem}.{safe_name(label)}.npy")
             save_array(target, array)
             names[label] = target.name
-        write_text(base.with_suffix(".json"), json.dumps({**entry, "features": names}, sort_keys=True))
+        write_text(self._place(f"{stem}.json"), json.dumps({**entry, "features": names}, sort_keys=True))
 
     def features(self, fingerprint: str, entry: dict[str, Any], label: str) -> np.ndarray | None:
         name = (entry.get("features") or {}).get(label)
@@ -64,9 +73,7 @@ class ResultCache:
         return load_array(self.root / "references" / f"{excerpt_key}.{safe_name(label)}.t{trim:g}.npy")
 
     def put_reference_features(self, excerpt_key: str, label: str, trim: float, array: np.ndarray) -> None:
-        path = self.root / "references" / f"{excerpt_key}.{safe_name(label)}.t{trim:g}.npy"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_array(path, array)
+        save_array(self._place(f"references/{excerpt_key}.{safe_name(label)}.t{trim:g}.npy"), array)
 
 
 def save_array(path: Path, array: np.ndarray) -> None:

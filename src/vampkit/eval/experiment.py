@@ -19,14 +19,15 @@ from typing import Any
 
 import attrs
 
+from ..paths import show
 from ..errors import ParameterError, RecipeError, UnknownNameError, VampkitError
 from ..recipes.loader import (
     SourceMap,
-    _check_mapping,
-    _expect,
-    _relative,
-    _unknown_key,
-    _weights,
+    check_mapping,
+    expect_type,
+    relative_to_file,
+    unknown_key_error,
+    parse_weights,
     apply_overrides,
     key_path,
     load_recipe,
@@ -76,6 +77,7 @@ class Condition:
     recipe: Recipe | None
     trim: float = 0.0
     point: Mapping[str, Any] = attrs.field(factory=dict)
+    where: str | None = None  # ``file:line:col`` of the label (named by output-path errors)
 
     @property
     def steps(self) -> int | None:
@@ -153,40 +155,40 @@ def loads_experiment(text: str, *, file: str = "<experiment>", overrides: Iterab
     apply_overrides(data, src, overrides)
     for key in data:
         if key not in TOP_LEVEL_KEYS:
-            raise _unknown_key(key, TOP_LEVEL_KEYS, (), src)
-    name = _expect(data.get("name", default_name), ("name",), src, str, "a string")
-    description = _expect(data.get("description") or "", ("description",), src, str, "a string")
-    seed = _expect(data.get("seed", 0), ("seed",), src, int, "an integer")
-    device = _expect(data.get("device", "auto"), ("device",), src, str, "a device name")
+            raise unknown_key_error(key, TOP_LEVEL_KEYS, (), src)
+    name = _text(data.get("name", default_name), ("name",), src)
+    description = expect_type(data.get("description") or "", ("description",), src, str, "a string")
+    seed = expect_type(data.get("seed", 0), ("seed",), src, int, "an integer")
+    device = expect_type(data.get("device", "auto"), ("device",), src, str, "a device name")
     metrics = _metrics(data.get("metrics"), src)
     conditions = _conditions(data.get("conditions"), src)
     return Experiment(name=name, description=description, path=file, data=_data(data.get("data"), src),
-                      weights=_weights(data.get("weights"), src), seed=seed, device=device,
+                      weights=parse_weights(data.get("weights"), src), seed=seed, device=device,
                       metrics=metrics, conditions=conditions)
 
 
 def _data(value: Any, src: SourceMap) -> DataSpec:
-    data = _check_mapping(value, ("data",), src, "data set settings")
+    data = check_mapping(value, ("data",), src, "data set settings")
     for key in data:
         if key not in DATA_KEYS:
-            raise _unknown_key(key, DATA_KEYS, ("data",), src)
+            raise unknown_key_error(key, DATA_KEYS, ("data",), src)
     spec = DataSpec()
-    files = _expect(data.get("files", spec.files), ("data", "files"), src, str, "a glob inside the data folder")
-    excerpt = _expect(data.get("excerpt", spec.excerpt), ("data", "excerpt"), src, (int, float), "seconds")
+    files = expect_type(data.get("files", spec.files), ("data", "files"), src, str, "a glob inside the data folder")
+    excerpt = expect_type(data.get("excerpt", spec.excerpt), ("data", "excerpt"), src, (int, float), "seconds")
     if not excerpt > 0:
         raise src.error(("data", "excerpt"), f"must be > 0 seconds, got {excerpt}")
     counts = {}
     for key in ("count", "per_file"):
-        counts[key] = _expect(data.get(key, getattr(spec, key)), ("data", key), src, int, "an integer")
+        counts[key] = expect_type(data.get(key, getattr(spec, key)), ("data", key), src, int, "an integer")
         if counts[key] < 1:
             raise src.error(("data", key), f"must be >= 1, got {counts[key]}")
-    seed = _expect(data.get("seed", spec.seed), ("data", "seed"), src, int, "an integer")
+    seed = expect_type(data.get("seed", spec.seed), ("data", "seed"), src, int, "an integer")
     return DataSpec(files=files, excerpt=float(excerpt), seed=seed, **counts)
 
 
 def _metrics(value: Any, src: SourceMap) -> tuple[Any, ...]:
     items = list(DEFAULT_METRICS) if value is None else value
-    _expect(items, ("metrics",), src, list, "a list of metric names")
+    expect_type(items, ("metrics",), src, list, "a list of metric names")
     metrics, labels = [], set()
     for i, item in enumerate(items):
         try:
@@ -206,7 +208,7 @@ def _metrics(value: Any, src: SourceMap) -> tuple[Any, ...]:
 def _conditions(value: Any, src: SourceMap) -> tuple[Condition, ...]:
     if value is None:
         raise src.error((), "missing key 'conditions' (a list of labelled recipes, masks or baselines)")
-    _expect(value, ("conditions",), src, list, "a list of conditions")
+    expect_type(value, ("conditions",), src, list, "a list of conditions")
     if not value:
         raise src.error(("conditions",), "the list of conditions is empty")
     out: list[Condition] = []
@@ -223,16 +225,16 @@ def _conditions(value: Any, src: SourceMap) -> tuple[Condition, ...]:
 
 
 def _condition(item: Any, path: tuple, src: SourceMap) -> list[Condition]:
-    data = _check_mapping(item, path, src, "condition settings")
+    data = check_mapping(item, path, src, "condition settings")
     for key in data:
         if key not in CONDITION_KEYS:
-            raise _unknown_key(key, CONDITION_KEYS, path, src)
-    trim = _expect(data.get("trim", 0.0), path + ("trim",), src, (int, float), "seconds")
+            raise unknown_key_error(key, CONDITION_KEYS, path, src)
+    trim = expect_type(data.get("trim", 0.0), path + ("trim",), src, (int, float), "seconds")
     if trim < 0:
         raise src.error(path + ("trim",), f"must be >= 0 seconds, got {trim}")
     baseline = data.get("baseline")
     if baseline is not None:
-        _expect(baseline, path + ("baseline",), src, str, "a baseline name")
+        expect_type(baseline, path + ("baseline",), src, str, "a baseline name")
         if baseline not in BASELINES:
             raise src.error(path + ("baseline",), f"unknown baseline '{baseline}' (known: {', '.join(BASELINES)})")
         extra = [k for k in data if k in ("recipe", "mask", "sweep")]
@@ -241,15 +243,32 @@ def _condition(item: Any, path: tuple, src: SourceMap) -> list[Condition]:
     label = data.get("label", baseline)
     if label is None:
         raise src.error(path, "missing key 'label' (each condition needs a label for the table)")
-    _expect(label, path + ("label",), src, str, "a string")
-    family = _expect(data.get("family", _family_of(label)), path + ("family",), src, str, "a string")
+    _text(label, path + ("label",), src)
+    family = _text(data.get("family", _family_of(label)), path + ("family",), src)
     points = _sweep_points(data.get("sweep"), path + ("sweep",), src)
+    where = src.where(path + ("label",) if "label" in data else path)
     conditions = []
     for point in points:
         recipe = _condition_recipe(data, baseline, point, path, src)
-        conditions.append(Condition(label=_point_label(label, point), family=family, baseline=baseline,
-                                    recipe=recipe, trim=float(trim), point=dict(point)))
+        conditions.append(Condition(label=_text(_point_label(label, point), path + ("label",), src), family=family,
+                                    baseline=baseline, recipe=recipe, trim=float(trim), point=dict(point),
+                                    where=where))
     return conditions
+
+
+#: characters in a name or label (they name files, table rows and plot lines)
+MAX_LABEL = 200
+
+
+def _text(value: Any, path: tuple, src: SourceMap) -> str:
+    """A name, label or family: a string without NUL, control characters or lone surrogates, at
+    most ``MAX_LABEL`` characters (file names made from it are sanitised separately)."""
+    expect_type(value, path, src, str, "a string")
+    if any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise src.error(path, f"{show(value[:40])} contains a NUL, control character or lone surrogate")
+    if len(value) > MAX_LABEL:
+        raise src.error(path, f"is {len(value)} characters long (at most {MAX_LABEL})")
+    return value
 
 
 def _family_of(label: str) -> str:
@@ -307,8 +326,8 @@ def _condition_recipe(data: dict, baseline: str | None, point: Mapping[str, Any]
         return None
     base: dict[str, Any] = {}
     if "recipe" in data:
-        name = _expect(data["recipe"], path + ("recipe",), src, str, "a recipe name or path")
-        target = _relative(name, path + ("recipe",), src) if (os.sep in name or name.endswith(".yaml")) else name
+        name = expect_type(data["recipe"], path + ("recipe",), src, str, "a recipe name or path")
+        target = relative_to_file(name, path + ("recipe",), src) if (os.sep in name or name.endswith(".yaml")) else name
         try:
             loaded = load_recipe(target)
         except VampkitError as exc:

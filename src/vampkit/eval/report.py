@@ -7,7 +7,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,16 +65,19 @@ def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
 
-def plot_results(folder: Path, conditions: Sequence[dict[str, Any]], labels: Sequence[str]) -> list[Path]:
+def plot_results(place: Callable[[str], Path], conditions: Sequence[dict[str, Any]],
+                 labels: Sequence[str]) -> list[Path]:
     """``<metric>-vs-bitrate`` (one line per prompt family, log bitrate axis) and, where a family
-    sweeps the sampling steps, ``<metric>-vs-steps``; each as PNG and SVG."""
+    sweeps the sampling steps, ``<metric>-vs-steps``; each as PNG and SVG. ``place`` turns a
+    file name into its checked path in the results folder (the output-path policy)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from .cache import safe_name
+
     written: list[Path] = []
-    folder.mkdir(parents=True, exist_ok=True)
     for metric in labels:
         for axis, key in (("bitrate", "bitrate"), ("steps", "steps")):
             families: dict[str, list[tuple[float, float, dict]]] = {}
@@ -105,7 +108,7 @@ def plot_results(folder: Path, conditions: Sequence[dict[str, Any]], labels: Seq
             ax.legend(fontsize="small")
             fig.tight_layout()
             for ext in ("png", "svg"):
-                path = folder / f"{metric}-vs-{axis}.{ext}"
+                path = place(f"{safe_name(metric)}-vs-{axis}.{ext}")
                 with atomic_path(path) as temp:
                     fig.savefig(temp, format=ext, dpi=120)
                 written.append(path)

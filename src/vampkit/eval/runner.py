@@ -30,12 +30,12 @@ from .cache import ResultCache, safe_name
 from .data import Excerpt, choose_excerpts, load_reference
 from .experiment import Condition, Experiment, load_experiment
 from .metrics import EvalContext, metric_label
+from .outputs import ResultsFolder
 from .report import markdown_table, plot_results, write_csv, write_json
 from .stats import bootstrap_mean
 
 #: excerpts whose condition outputs are sampled together (one batched forward per step)
 BATCH = 8
-MARKER = ".vampkit-eval"
 
 
 @attrs.frozen
@@ -68,21 +68,6 @@ def _weights_spec(weights: Any, fallback: WeightsSpec) -> WeightsSpec:
     return WeightsSpec(preset=None, coarse=parts[0], c2f=parts[1], codec=parts[2])
 
 
-def _check_out(out: Path) -> None:
-    """The results folder must be new, empty, or one an earlier evaluation made (marker file):
-    never write among files the run did not create."""
-    if out.exists() and not out.is_dir():
-        raise RecipeError(f"--out {out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
-        raise RecipeError(f"--out {out}: the folder holds files vampkit eval did not make; choose a new or empty folder")
-
-
-def _prepare_out(out: Path) -> None:
-    _check_out(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / MARKER).touch()
-
-
 def _identity(engine: Any, experiment: Experiment) -> str:
     """What every cached result depends on besides the condition: checkpoints, metrics, seed."""
     files = {}
@@ -111,13 +96,14 @@ def _error_text(exc: BaseException) -> str:
 class _Run:
     """The state of one evaluation: experiment, engine, cache, clock, failures."""
 
-    def __init__(self, experiment: Experiment, engine: Any, out: Path, keep_audio: bool, progress: Any) -> None:
+    def __init__(self, experiment: Experiment, engine: Any, out: ResultsFolder, keep_audio: bool,
+                 progress: Any) -> None:
         self.experiment = experiment
         self.engine = engine
         self.out = out
         self.keep_audio = keep_audio
         self.progress = progress
-        self.cache = ResultCache(out / "cache")
+        self.cache = ResultCache(out)
         self.clock = models.ModelClock()
         self.metric_seconds = 0.0
         self.identity = _identity(engine, experiment)
@@ -198,9 +184,9 @@ class _Run:
             if self.keep_audio:
                 from ..audio import save_audio
 
-                folder = self.out / "audio" / safe_name(condition.label)
-                folder.mkdir(parents=True, exist_ok=True)
-                save_audio(folder / f"{excerpt.name}.wav", output.cpu(), self.sample_rate, protect=[excerpt.path])
+                path = self.out.place(f"audio/{safe_name(condition.label)}/{safe_name(excerpt.name)}.wav",
+                                      key=f"conditions: label '{condition.label}'", where=condition.where)
+                save_audio(path, output.cpu(), self.sample_rate, protect=[excerpt.path])
             self.score(condition, excerpt, output, reference, measures)
             if self.progress is not None:
                 self.progress(1)
@@ -312,12 +298,14 @@ def evaluate(
                               f"each side leaves nothing of a {experiment.data.excerpt:g} s excerpt")
     if limit is not None and limit < 1:
         raise RecipeError(f"--limit must be >= 1, got {limit}")
-    out_dir = Path(out if out is not None else f"eval-{safe_name(experiment.name)}")
-    _check_out(out_dir)
+    if keep_audio:
+        _check_audio_folders(experiment)
+    folder = ResultsFolder(out if out is not None else f"eval-{safe_name(experiment.name)}")
+    folder.check()
     excerpts, skipped = choose_excerpts(data, experiment.data, limit)  # reads headers only
     if engine is None:
         engine = models.load_engine(_weights_spec(weights, experiment.weights), device or experiment.device)
-    _prepare_out(out_dir)
+    folder.open()
     load_seconds = time.perf_counter() - started
 
     total = len(excerpts) * len(experiment.conditions)
@@ -326,7 +314,7 @@ def evaluate(
         from tqdm import tqdm
 
         bar = tqdm(total=total, desc=f"eval {experiment.name}", unit="output", file=sys.stderr)
-    run = _Run(experiment, engine, out_dir, keep_audio, bar.update if bar is not None else None)
+    run = _Run(experiment, engine, folder, keep_audio, bar.update if bar is not None else None)
     skipped = list(skipped)
     try:
         for first in range(0, len(excerpts), BATCH):
@@ -337,26 +325,40 @@ def evaluate(
     bad = {f.input for f in skipped}
     usable = [e for e in excerpts if str(e.path) not in bad]
     rows, aggregates, failures = run.collect(usable)
-    return _write(run, experiment, out_dir, usable, skipped, rows, aggregates, failures,
+    return _write(run, experiment, folder, usable, skipped, rows, aggregates, failures,
                   {"load": load_seconds, "model": run.clock.seconds, "metrics": run.metric_seconds,
                    "total": time.perf_counter() - started})
 
 
-def _write(run: _Run, experiment: Experiment, out: Path, excerpts: list[Excerpt], skipped: list[Failure],
+def _check_audio_folders(experiment: Experiment) -> None:
+    """Two conditions whose labels sanitise to one ``audio/`` folder name would mix their audio."""
+    seen: dict[str, Condition] = {}
+    for condition in experiment.conditions:
+        other = seen.setdefault(safe_name(condition.label), condition)
+        if other is not condition:
+            raise RecipeError(f"{condition.where or experiment.path}: conditions: labels '{other.label}' and "
+                              f"'{condition.label}' give one audio folder name '{safe_name(condition.label)}' "
+                              "(--keep-audio); make them differ in letters or digits")
+
+
+def _write(run: _Run, experiment: Experiment, out: ResultsFolder, excerpts: list[Excerpt], skipped: list[Failure],
            rows: list[dict], aggregates: list[dict], failures: dict[str, str], timings: dict[str, float]) -> EvalResult:
     pair = [metric_label(m) for m in run.pair]
     sets = [metric_label(m) for m in run.sets]
     fixed = ["condition", "family", "baseline", "steps", "trim"]
+    def place(name: str) -> Path:
+        return out.place(name, key="--out")
+
     files = {
-        "results": write_csv(out / "results.csv", rows, ["excerpt", "file", "start_s", *fixed, "seed",
+        "results": write_csv(place("results.csv"), rows, ["excerpt", "file", "start_s", *fixed, "seed",
                                                           "kept_fraction", "bitrate", *pair, "errors"]),
-        "conditions": write_csv(out / "conditions.csv", aggregates,
+        "conditions": write_csv(place("conditions.csv"), aggregates,
                                 [*fixed, "n", "kept_fraction", "bitrate",
                                  *[c for m in pair for c in (m, f"{m}_ci_low", f"{m}_ci_high")], *sets]),
     }
     table = markdown_table(aggregates, pair, sets)
-    files["table"] = write_text(out / "table.md", f"# {experiment.name}\n\n{table}")
-    for path in plot_results(out / "plots", aggregates, pair + sets):
+    files["table"] = write_text(place("table.md"), f"# {experiment.name}\n\n{table}")
+    for path in plot_results(lambda name: place(f"plots/{name}"), aggregates, pair + sets):
         files[f"plot:{path.name}"] = path
     failed = tuple(f"{label}: {message}" for label, message in sorted(failures.items()))
     summary = {
@@ -373,8 +375,8 @@ def _write(run: _Run, experiment: Experiment, out: Path, excerpts: list[Excerpt]
         "metric_failures": list(failed),
         "timings": {k: round(v, 4) for k, v in timings.items()},
     }
-    files["summary"] = write_json(out / "summary.json", summary)
-    return EvalResult(out_dir=out, rows=tuple(rows), conditions=tuple(aggregates), summary=summary, files=files,
+    files["summary"] = write_json(place("summary.json"), summary)
+    return EvalResult(out_dir=out.root, rows=tuple(rows), conditions=tuple(aggregates), summary=summary, files=files,
                       skipped=tuple(skipped), metric_failures=failed, table=table)
 
 

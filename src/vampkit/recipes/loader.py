@@ -449,7 +449,8 @@ def _order(error: RecipeError) -> tuple[int, int, int]:
     return 0, 0, 0
 
 
-def _check_mapping(value: Any, path: Path, src: SourceMap, what: str) -> dict:
+def check_mapping(value: Any, path: Path, src: SourceMap, what: str) -> dict:
+    """``value`` as a dict (None: empty), or a ``file:line:col`` error naming ``what`` was expected."""
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -457,7 +458,8 @@ def _check_mapping(value: Any, path: Path, src: SourceMap, what: str) -> dict:
     return dict(value)
 
 
-def _unknown_key(key: Any, known: Sequence[str], path: Path, src: SourceMap) -> RecipeError:
+def unknown_key_error(key: Any, known: Sequence[str], path: Path, src: SourceMap) -> RecipeError:
+    """The ``file:line:col`` error for an unknown ``key`` at ``path``, with a did-you-mean hint."""
     hint = did_you_mean(str(key), known)
     return src.error(path + (key,), f"unknown key '{str(key)[:40]}'{hint} (known: {', '.join(known)})", key=True)
 
@@ -475,10 +477,10 @@ def _parameter_errors(exc: ParameterError, src: SourceMap, fallback: Path) -> Re
 
 def _section(cls: type, value: Any, path: Path, src: SourceMap, base: Any = None) -> Any:
     """Build a typed section (``sampling``, ``output``...) through ``params.build``."""
-    data = _check_mapping(value, path, src, "settings")
+    data = check_mapping(value, path, src, "settings")
     known = [f.name for f in resolved_fields(cls)]
     problems = _Problems()
-    problems.items.extend(_unknown_key(key, known, path, src) for key in data if key not in known)
+    problems.items.extend(unknown_key_error(key, known, path, src) for key in data if key not in known)
     with problems.collect():
         try:
             built = build(cls, {k: v for k, v in data.items() if k in known}, path=path, base=base)
@@ -488,7 +490,8 @@ def _section(cls: type, value: Any, path: Path, src: SourceMap, base: Any = None
     return built
 
 
-def _expect(value: Any, path: Path, src: SourceMap, kind: type | tuple, label: str) -> Any:
+def expect_type(value: Any, path: Path, src: SourceMap, kind: type | tuple, label: str) -> Any:
+    """``value`` when it is a ``kind`` (a bool never passes for a number), else a ``file:line:col`` error."""
     if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
         raise src.error(path, f"expected {label}, got {short_repr(value)}")
     if not isinstance(value, kind):
@@ -496,41 +499,42 @@ def _expect(value: Any, path: Path, src: SourceMap, kind: type | tuple, label: s
     return value
 
 
-def _relative(value: str, path: Path, src: SourceMap) -> str:
+def relative_to_file(value: str, path: Path, src: SourceMap) -> str:
     """Relative paths written in a recipe file are relative to that file's folder."""
     if src.from_file(path) and not os.path.isabs(value) and os.path.exists(src.file):
         return str(FsPath(src.file).resolve().parent / value)
     return value
 
 
-def _weights(value: Any, src: SourceMap) -> WeightsSpec:
+def parse_weights(value: Any, src: SourceMap) -> WeightsSpec:
+    """The top-level ``weights`` value (a preset name or coarse/c2f/codec paths) as a ``WeightsSpec``."""
     path: Path = ("weights",)
     if value is None:
         return WeightsSpec()
     if isinstance(value, str):
         return WeightsSpec(preset=value)
-    data = _check_mapping(value, path, src, "checkpoint paths (coarse, c2f, codec)")
+    data = check_mapping(value, path, src, "checkpoint paths (coarse, c2f, codec)")
     problems = _Problems()
     for key in data:
         if key not in WEIGHT_KEYS:
-            problems.items.append(_unknown_key(key, WEIGHT_KEYS, path, src))
+            problems.items.append(unknown_key_error(key, WEIGHT_KEYS, path, src))
     for key in WEIGHT_KEYS:
         if key not in data:
             problems.items.append(src.error(path, f"missing key '{key}' (explicit weights need coarse, c2f and "
                                                   "codec paths)"))
         else:
-            problems.attempt(_expect, data[key], path + (key,), src, str, "a file path")
+            problems.attempt(expect_type, data[key], path + (key,), src, str, "a file path")
     problems.raise_any()
-    return WeightsSpec(preset=None, **{k: _relative(data[k], path + (k,), src) for k in WEIGHT_KEYS})
+    return WeightsSpec(preset=None, **{k: relative_to_file(data[k], path + (k,), src) for k in WEIGHT_KEYS})
 
 
 def _inputs(value: Any, src: SourceMap) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
-        return (_relative(value, ("input",), src),)
-    _expect(value, ("input",), src, list, "a file, glob or folder, or a list of them")
-    return tuple(_relative(_expect(v, ("input", i), src, str, "a file path or glob"), ("input", i), src)
+        return (relative_to_file(value, ("input",), src),)
+    expect_type(value, ("input",), src, list, "a file, glob or folder, or a list of them")
+    return tuple(relative_to_file(expect_type(v, ("input", i), src, str, "a file path or glob"), ("input", i), src)
                  for i, v in enumerate(value))
 
 
@@ -553,7 +557,7 @@ def check_name(name: str) -> str | None:
 
 
 def _name(value: Any, src: SourceMap) -> str:
-    name = _expect(value, ("name",), src, str, "a string")
+    name = expect_type(value, ("name",), src, str, "a string")
     problem = check_name(name)
     if problem:
         raise src.error(("name",), f"{problem}")
@@ -617,7 +621,7 @@ def _mask(value: Any, src: SourceMap, pipeline: tuple[StageSpec, ...]) -> Any:
 
 def _pipeline(value: Any, src: SourceMap) -> tuple[StageSpec, ...]:
     items = list(DEFAULT_PIPELINE) if value is None else value
-    _expect(items, ("pipeline",), src, list, "a list of stages")
+    expect_type(items, ("pipeline",), src, list, "a list of stages")
     if not items:
         raise src.error(("pipeline",), "the pipeline is empty")
     stages = []
@@ -635,7 +639,7 @@ def _stage(item: Any, path: Path, src: SourceMap) -> StageSpec:
     elif isinstance(item, Mapping) and len(item) == 1:
         ((name, params),) = item.items()
         path = path + (name,)
-        params = _check_mapping(params, path, src, "stage parameters")
+        params = check_mapping(params, path, src, "stage parameters")
     else:
         raise src.error(path, f"a stage is a name or a one-key mapping {{name: parameters}}, got {short_repr(item)}")
     try:
@@ -652,24 +656,24 @@ def _stage(item: Any, path: Path, src: SourceMap) -> StageSpec:
 def _analysis(value: Any, src: SourceMap) -> dict:
     """The ``analysis`` section: known keys, a registered beat tracker, options per analysis."""
     path: Path = ("analysis",)
-    data = _check_mapping(value, path, src, "analysis options")
+    data = check_mapping(value, path, src, "analysis options")
     problems = _Problems()
     for key in data:
         if key not in ANALYSIS_KEYS:
-            problems.items.append(_unknown_key(key, ANALYSIS_KEYS, path, src))
+            problems.items.append(unknown_key_error(key, ANALYSIS_KEYS, path, src))
     for key, kind, label in (("beat_tracker", "beat_trackers", "a beat tracker name"),
                              ("onset_detector", "onset_detectors", "an onset detector name")):
         if key in data:
             with problems.collect():
-                name = _expect(data[key], path + (key,), src, str, label)
+                name = expect_type(data[key], path + (key,), src, str, label)
                 try:
                     plugins.get(kind, name)
                 except UnknownNameError as exc:
                     raise src.error(path + (key,), str(exc)) from None
     if "cache" in data:
-        problems.attempt(_expect, data["cache"], path + ("cache",), src, bool, "true or false")
+        problems.attempt(expect_type, data["cache"], path + ("cache",), src, bool, "true or false")
     with problems.collect():
-        options = _check_mapping(data.get("options"), path + ("options",), src, "analysis name -> options")
+        options = check_mapping(data.get("options"), path + ("options",), src, "analysis name -> options")
         known = sorted(plugins.registered("analyses"))
         for name, opts in options.items():
             if name not in known:
@@ -677,13 +681,13 @@ def _analysis(value: Any, src: SourceMap) -> dict:
                                                 f"{did_you_mean(str(name), known)} (analyses: {', '.join(known)})",
                                                 key=True))
             else:
-                problems.attempt(_check_mapping, opts, path + ("options", name), src, "options")
+                problems.attempt(check_mapping, opts, path + ("options", name), src, "options")
     problems.raise_any()
     return data
 
 
 def _integer(data: Mapping, key: str, default: int, low: int, high: int, src: SourceMap) -> int:
-    value = _expect(data.get(key, default), (key,), src, int, "an integer")
+    value = expect_type(data.get(key, default), (key,), src, int, "an integer")
     if not low <= value <= high:
         raise src.error((key,), f"must lie in [{low}, {high}], got {short_repr(value)}")
     return value
@@ -699,13 +703,13 @@ def recipe_from_data(data: Any, src: SourceMap, *, default_name: str = "recipe")
     problems = _Problems()
     for key in data:
         if key not in TOP_LEVEL_KEYS:
-            problems.items.append(_unknown_key(key, TOP_LEVEL_KEYS, (), src))
+            problems.items.append(unknown_key_error(key, TOP_LEVEL_KEYS, (), src))
     attempt = problems.attempt
     name = attempt(_name, data.get("name", default_name), src, default=default_name)
-    description = attempt(_expect, data.get("description") or "", ("description",), src, str, "a string", default="")
+    description = attempt(expect_type, data.get("description") or "", ("description",), src, str, "a string", default="")
     seed = attempt(_integer, data, "seed", 0, 0, MAX_SEED, src, default=0)
     variations = attempt(_integer, data, "variations", 1, 1, MAX_VARIATIONS, src, default=1)
-    device = attempt(_expect, data.get("device", "auto"), ("device",), src, str,
+    device = attempt(expect_type, data.get("device", "auto"), ("device",), src, str,
                      "a device name (auto, cpu, cuda, mps)", default="auto")
     output = attempt(_section, OutputSpec, data.get("output"), ("output",), src, default=OutputSpec())
     with problems.collect():
@@ -716,7 +720,7 @@ def recipe_from_data(data: Any, src: SourceMap, *, default_name: str = "recipe")
                   default=DEFAULT_C2F_SETTINGS)
     analysis = attempt(_analysis, data.get("analysis"), src, default={})
     pipeline = attempt(_pipeline, data.get("pipeline"), src, default=None)
-    weights = attempt(_weights, data.get("weights"), src, default=WeightsSpec())
+    weights = attempt(parse_weights, data.get("weights"), src, default=WeightsSpec())
     inputs = attempt(_inputs, data.get("input"), src, default=())
     mask = attempt(_mask, data.get("mask"), src, pipeline or (), default=None)
     problems.raise_any()
