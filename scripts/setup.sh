@@ -30,7 +30,7 @@ if ! "$VENV/bin/python" -c "import importlib.metadata as m; m.version('madmom')"
 fi
 
 EXTRAS="[app]"  # the README's set-up includes `vampkit app`
-[[ $WITH_TEST == 1 ]] && EXTRAS="[test,app,browser]"
+[[ $WITH_TEST == 1 ]] && EXTRAS="[test,app,browser,ray]"  # the ray executor's tests run a local Ray
 "${PIP[@]}" install -c "$LOCK" -e ".$EXTRAS"
 
 if [[ $WITH_TEST == 1 ]]; then

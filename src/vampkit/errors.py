@@ -79,3 +79,15 @@ class CodecError(VampkitError):
 
 class AnalysisError(VampkitError):
     """An analysis (beats, onsets) could not be computed."""
+
+
+class OutputPathError(RecipeError):
+    """An output name (template, recipe name) would land outside the chosen output folder."""
+
+
+class OutputError(VampkitError):
+    """An output could not be written: its folder is missing or unwritable, or the name is unusable."""
+
+
+class OutputExistsError(OutputError):
+    """An output would replace a file this run did not create (and ``overwrite`` is off)."""

@@ -9,6 +9,7 @@ from typing import Any
 
 from .atomic import atomic_path
 from .mask import Mask
+from .paths import output_path
 
 
 def draw_mask(mask: Mask, path: str | os.PathLike, *, frame_rate: float, codebook_size: int,
@@ -49,6 +50,7 @@ def draw_mask(mask: Mask, path: str | os.PathLike, *, frame_rate: float, codeboo
     ax.set_title(f"{title}  kept {mask.kept_fraction():.1%}  prompt {rate:,.0f} bit/s  (dark = kept)".strip())
     fig.tight_layout()
     path = Path(path)
+    path = output_path(path.parent, path.name, key="preview file")  # the one output-path policy
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with atomic_path(path) as temp:
