@@ -7,16 +7,15 @@ import os
 import signal
 import socket
 import subprocess
-import tempfile
+import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from helpers_models import write_tiny_set
 
-VAMPKIT = str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "vampkit")
+VAMPKIT = [sys.executable, "-m", "vampkit"]  # this interpreter, whatever its environment
 pytest.importorskip("gradio", reason="the app extra is not installed (scripts/setup.sh installs it)")
 
 
@@ -29,11 +28,12 @@ def _free_port() -> int:
 def test_the_app_command_serves_its_page_on_loopback(tmp_path):
     files = write_tiny_set(tmp_path)
     port = _free_port()
-    started = time.time() - 1
+    own_tmp = tmp_path / "tmp"  # the app's own temporary root: other processes' folders are not its
+    own_tmp.mkdir()
     weights = f"{files['coarse']},{files['c2f']},{files['codec']}"
-    proc = subprocess.Popen([VAMPKIT, "app", "--weights", weights, "--device", "cpu", "--port", str(port)],
+    proc = subprocess.Popen([*VAMPKIT, "app", "--weights", weights, "--device", "cpu", "--port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+                            env={**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": str(own_tmp)})
     try:
         deadline = time.monotonic() + 180
         while True:
@@ -55,11 +55,11 @@ def test_the_app_command_serves_its_page_on_loopback(tmp_path):
             proc.wait()
     assert proc.returncode is not None
     assert "Warning" not in proc.stderr.read()  # loopback: no public-binding warning
-    assert not [d for d in Path(tempfile.gettempdir()).glob("vampkit-app-*") if d.stat().st_mtime >= started]
+    assert not list(own_tmp.glob("vampkit-app-*"))
 
 
 def test_a_missing_weights_file_is_a_one_line_error(tmp_path):
-    proc = subprocess.run([VAMPKIT, "app", "--weights", f"{tmp_path}/a.pth,{tmp_path}/b.pth,{tmp_path}/c.pth",
+    proc = subprocess.run([*VAMPKIT, "app", "--weights", f"{tmp_path}/a.pth,{tmp_path}/b.pth,{tmp_path}/c.pth",
                            "--device", "cpu", "--port", str(_free_port())],
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode != 0

@@ -41,3 +41,10 @@ def test_the_architecture_page_shows_its_picture_and_every_hook():
     assert picture and (ROOT / "docs" / picture.group(1)).is_file()
     hooks = [name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), "vampkit_spec")]
     assert hooks and all(f"`{hook}`" in page for hook in hooks)
+
+
+def test_no_test_hard_codes_a_virtualenv_path():
+    """Tests run in any environment the README offers: commands go through ``sys.executable``."""
+    offenders = [p.name for p in (ROOT / "tests").glob("*.py")
+                 if p.name != Path(__file__).name and '".venv"' in p.read_text(encoding="utf-8")]
+    assert not offenders, f"tests with a hard-coded .venv path: {offenders}"
