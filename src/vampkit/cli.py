@@ -112,11 +112,16 @@ _SET_HELP = "Override a recipe value: KEY=VALUE (dotted key, YAML value). Repeat
 @click.option("--variations", "-n", type=click.IntRange(min=1), help="Outputs per input.")
 @click.option("--device", help="auto, cpu, cuda, cuda:1, mps.")
 @click.option("--weights", help="A weights preset (vampnet) or COARSE,C2F,CODEC checkpoint paths.")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16", "auto"]),
+              help="Model compute precision (default: the recipe's, else fp32; auto: bf16 where faster).")
+@click.option("--compile/--no-compile", "compile_", default=None,
+              help="torch.compile the transformer and the codec's Snake (default: the recipe's, else off).")
 @click.option("--dry-run", is_flag=True, help="Validate and build the masks only; no model is loaded.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars, only errors and the summary of failures.")
+@click.option("--verbose", "-v", is_flag=True, help="Print the time of each stage at the end.")
 def run_command(recipe: str, inputs: tuple[str, ...], out_dir: str | None, overrides: tuple[str, ...],
                 seed: int | None, variations: int | None, device: str | None, weights: str | None,
-                dry_run: bool, quiet: bool) -> None:
+                precision: str | None, compile_: bool | None, dry_run: bool, quiet: bool, verbose: bool) -> None:
     """Run RECIPE (a YAML file or a shipped recipe's name) over audio inputs.
 
     Exit code 0 only when every input succeeded; a bad input is reported at the end and the
@@ -138,9 +143,13 @@ def run_command(recipe: str, inputs: tuple[str, ...], out_dir: str | None, overr
         bars.file_done(path, error)
 
     result = run_recipe(loaded, list(inputs) if inputs else None, out_dir, seed=seed, variations=variations,
-                        device=device, weights=_weights_option(weights), dry_run=dry_run,
-                        progress=bars.steps, on_input=on_input)
+                        device=device, weights=_weights_option(weights), precision=precision, compile=compile_,
+                        dry_run=dry_run, progress=bars.steps, on_input=on_input)
     bars.close()
+    if verbose:
+        from .timing import format_stage_table
+
+        click.echo(format_stage_table(result.manifest["stages"]), err=True)
     if dry_run and not quiet:
         for record in result.manifest["inputs"]:
             if record["status"] == "ok":

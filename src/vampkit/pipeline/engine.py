@@ -103,16 +103,17 @@ TARGET_LUFS = -24.0  # upstream encodes at -24 LUFS and restores the input loudn
 class VampNetEngine:
     """Codec + coarse + coarse-to-fine VampNet models, with the vampkit sampler."""
 
-    def __init__(self, weights: Any, device: str = "auto") -> None:
+    def __init__(self, weights: Any, device: str = "auto", *, precision: str = "fp32", compile: bool = False) -> None:
         from ..codecs import load_codec
         from ..device import resolve_device
         from ..models import VampNet
 
         self.device = resolve_device(device)
-        self.codec = load_codec(str(weights.codec), device=self.device)
+        self.codec = load_codec(str(weights.codec), device=self.device, precision=precision, compile=compile)
         tables = self.codec.codebook_tables()
-        self.coarse = VampNet.load(str(weights.coarse), tables, self.device)
-        self.c2f = VampNet.load(str(weights.c2f), tables, self.device) if weights.c2f is not None else None
+        options = {"precision": precision, "compile": compile}
+        self.coarse = VampNet.load(str(weights.coarse), tables, self.device, **options)
+        self.c2f = VampNet.load(str(weights.c2f), tables, self.device, **options) if weights.c2f is not None else None
         self.geometry = geometry_of(self.codec)
         self.checkpoints = {k: str(v) for k, v in
                             (("coarse", weights.coarse), ("c2f", weights.c2f), ("codec", weights.codec)) if v is not None}

@@ -21,6 +21,7 @@ from ..recipes.loader import load_recipe, override
 from ..recipes.schema import Recipe
 from .engine import Engine, VampNetEngine, geometry_for, resolve_weights
 from .manifest import build_manifest, manifest_path, write_manifest
+from ..timing import recording, stage_table
 from .state import Env, State
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a", ".opus")
@@ -73,8 +74,12 @@ def expand_inputs(patterns: Iterable[str | os.PathLike]) -> tuple[list[Path], li
 
 
 def _settings(recipe: Recipe, seed: int | None, variations: int | None, device: str | None,
-              weights: Any) -> Recipe:
+              weights: Any, precision: str | None = None, compile: bool | None = None) -> Recipe:
     changes: list[tuple[tuple, Any]] = []
+    if precision is not None:
+        changes.append((("precision",), str(precision)))
+    if compile is not None:
+        changes.append((("compile",), bool(compile)))
     if seed is not None:
         changes.append((("seed",), int(seed)))
     if variations is not None:
@@ -123,6 +128,8 @@ def run_recipe(
     variations: int | None = None,
     device: str | None = None,
     weights: Any = None,
+    precision: str | None = None,
+    compile: bool | None = None,
     overrides: Iterable[str] = (),
     dry_run: bool = False,
     engine: Engine | None = None,
@@ -133,14 +140,28 @@ def run_recipe(
 
     ``engine`` replaces the VampNet models (anything with encode/vamp/decode); ``progress``
     makes a per-step callback for a label and a total; ``on_input`` is told of each input
-    when it is done (error message or None). Returns outputs, manifest and failures.
+    when it is done (error message or None). ``precision``/``compile`` replace the recipe's.
+    Returns outputs, manifest and failures; the manifest's ``timings`` has every stage's time.
     """
+    timings: dict[str, float] = {}
+    with recording(timings):
+        return _run_recipe(recipe, inputs, out_dir, seed=seed, variations=variations, device=device,
+                           weights=weights, precision=precision, compile=compile, overrides=overrides,
+                           dry_run=dry_run, engine=engine, progress=progress, on_input=on_input, timings=timings)
+
+
+def _run_recipe(recipe: Recipe | str | os.PathLike, inputs: Iterable[str | os.PathLike] | None,
+                out_dir: str | os.PathLike | None, *, seed: int | None, variations: int | None, device: str | None,
+                weights: Any, precision: str | None, compile: bool | None, overrides: Iterable[str],
+                dry_run: bool, engine: Engine | None,
+                progress: Callable[[str, int], Callable[[int], None] | None] | None,
+                on_input: Callable[[Path, str | None], None] | None, timings: dict[str, float]) -> RunResult:
     started = time.perf_counter()
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe, overrides)
     elif overrides:
         recipe = override(recipe, list(overrides))
-    recipe = _settings(recipe, seed, variations, device, weights)
+    recipe = _settings(recipe, seed, variations, device, weights, precision, compile)
     patterns = list(inputs) if inputs is not None else list(recipe.inputs)
     if not patterns:
         raise RecipeError(f"{recipe.path}: no inputs: give --input (files, globs or folders) or `input:` in the recipe")
@@ -148,7 +169,7 @@ def run_recipe(
     out = Path(out_dir if out_dir is not None else (recipe.output.dir or "."))
 
     env = Env(out_dir=out, device=recipe.device, dry_run=dry_run, step_progress=progress,
-              geometry_factory=lambda: geometry_for(recipe.weights))
+              geometry_factory=lambda: geometry_for(recipe.weights), timings=timings)
     checkpoints: dict[str, str] = {}
     if engine is not None:
         env._engine = engine
@@ -156,7 +177,8 @@ def run_recipe(
     elif not dry_run:
         with env.timed("resolve weights"):
             paths = resolve_weights(recipe.weights)  # offline and uncached: stops here, before audio
-        env.engine_factory = lambda: VampNetEngine(paths, recipe.device)
+        env.engine_factory = lambda: VampNetEngine(paths, recipe.device, precision=recipe.precision,
+                                                   compile=recipe.compile)
         env.engine  # noqa: B018 - load the models now: a bad checkpoint stops before any audio work
         checkpoints = dict(env.engine.checkpoints)
     if dry_run and engine is None:
@@ -190,6 +212,7 @@ def run_recipe(
     env.timings["total"] = time.perf_counter() - started
     manifest = build_manifest(recipe, device=str(getattr(env._engine, "device", recipe.device)),
                               dry_run=dry_run, checkpoints=checkpoints, inputs=records, timings=env.timings)
+    manifest["stages"] = {k: round(v, 4) for k, v in stage_table(env.timings).items()}
     written = None
     if not dry_run:
         manifest["outputs"] = [str(p) for p in outputs]

@@ -35,7 +35,8 @@ from .schema import (
 )
 
 TOP_LEVEL_KEYS = ("name", "description", "weights", "input", "output", "seed", "variations",
-                  "device", "mask", "sampling", "c2f", "analysis", "pipeline")
+                  "device", "precision", "compile", "mask", "sampling", "c2f", "analysis", "pipeline")
+PRECISIONS = ("fp32", "bf16", "fp16", "auto")  # vampkit.precision.PRECISIONS
 WEIGHT_KEYS = ("coarse", "c2f", "codec")
 ANALYSIS_KEYS = ("beat_tracker", "onset_detector", "options", "cache")  # vampkit.analysis.analyses_for
 def _shipped_dir() -> FsPath:
@@ -351,6 +352,10 @@ def recipe_from_data(data: Any, src: SourceMap, *, default_name: str = "recipe")
     if variations < 1:
         raise src.error(("variations",), f"must be >= 1, got {variations}")
     device = _expect(data.get("device", "auto"), ("device",), src, str, "a device name (auto, cpu, cuda, mps)")
+    precision = _expect(data.get("precision", "fp32"), ("precision",), src, str, "one of " + ", ".join(PRECISIONS))
+    if precision not in PRECISIONS:
+        raise src.error(("precision",), f"expected one of {', '.join(PRECISIONS)}, got {precision!r}")
+    compiled = _expect(data.get("compile", False), ("compile",), src, bool, "true or false")
     output = _section(OutputSpec, data.get("output"), ("output",), src)
     _template(output, src)
     sampling = _section(SamplingSettings, data.get("sampling"), ("sampling",), src)
@@ -363,7 +368,8 @@ def recipe_from_data(data: Any, src: SourceMap, *, default_name: str = "recipe")
     recipe = Recipe(
         name=name, description=description, weights=_weights(data.get("weights"), src),
         inputs=_inputs(data.get("input"), src), output=output, seed=seed, variations=variations,
-        device=device, mask=_mask(data.get("mask"), src, pipeline), sampling=sampling, c2f=c2f,
+        device=device, precision=precision, compile=compiled,
+        mask=_mask(data.get("mask"), src, pipeline), sampling=sampling, c2f=c2f,
         analysis=analysis, pipeline=pipeline,
         data=copy.deepcopy(dict(data)), source=src,
     )
