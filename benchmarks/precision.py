@@ -23,8 +23,8 @@ from vampkit.device import resolve_device
 from vampkit.models import VampNet
 
 SIZES = {
-    "tiny": dict(n_heads=4, n_layers=2, embedding_dim=64, vocab_size=128, frames=40),
-    "published-coarse": dict(n_heads=20, n_layers=20, embedding_dim=1280, vocab_size=1024, frames=575),
+    "tiny": {"n_heads": 4, "n_layers": 2, "embedding_dim": 64, "vocab_size": 128, "frames": 40},
+    "published-coarse": {"n_heads": 20, "n_layers": 20, "embedding_dim": 1280, "vocab_size": 1024, "frames": 575},
 }
 
 

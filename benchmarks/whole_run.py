@@ -23,10 +23,10 @@ import torch
 
 #: published sizes (upstream's configs): coarse 20 x 1280 on 4 codebooks, c2f 16 x 1280 on 14 (4 given)
 PUBLISHED = {
-    "coarse": dict(n_heads=20, n_layers=20, n_codebooks=4, n_conditioning_codebooks=0, embedding_dim=1280),
-    "c2f": dict(n_heads=20, n_layers=16, n_codebooks=14, n_conditioning_codebooks=4, embedding_dim=1280),
-    "codec": dict(encoder_dim=64, encoder_rates=[2, 6, 8, 8], decoder_dim=1536, decoder_rates=[6, 4, 4, 2, 2, 2],
-                  n_codebooks=14, codebook_size=1024, codebook_dim=8, sample_rate=44100),
+    "coarse": {"n_heads": 20, "n_layers": 20, "n_codebooks": 4, "n_conditioning_codebooks": 0, "embedding_dim": 1280},
+    "c2f": {"n_heads": 20, "n_layers": 16, "n_codebooks": 14, "n_conditioning_codebooks": 4, "embedding_dim": 1280},
+    "codec": {"encoder_dim": 64, "encoder_rates": [2, 6, 8, 8], "decoder_dim": 1536, "decoder_rates": [6, 4, 4, 2, 2, 2],
+                  "n_codebooks": 14, "codebook_size": 1024, "codebook_dim": 8, "sample_rate": 44100},
 }
 SMALL = {
     "coarse": dict(PUBLISHED["coarse"], n_heads=8, n_layers=4, embedding_dim=512),

@@ -11,11 +11,11 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from helpers_models import COARSE, tables, write_tiny  # noqa: E402
+from helpers_models import COARSE, tables, write_tiny
 
-from vampkit import ParameterError, VampNet  # noqa: E402
-from vampkit.models.layers import LoraLinear, _CachedWeight  # noqa: E402
-from vampkit.precision import Compiled, best_precision, resolve_precision  # noqa: E402
+from vampkit import ParameterError, VampNet
+from vampkit.models.layers import LoraLinear, _CachedWeight
+from vampkit.precision import Compiled, best_precision, resolve_precision
 
 MODES = {"inference_mode": torch.inference_mode, "no_grad": torch.no_grad, "neither": contextlib.nullcontext}
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 from click.testing import CliRunner
-
 from helpers_models import write_tiny_set
+
 from vampkit.cli import cli
 from vampkit.errors import RecipeError
 from vampkit.examples import write_groove

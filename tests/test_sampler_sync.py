@@ -9,9 +9,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from helpers_models import COARSE, tiny  # noqa: E402
+from helpers_models import COARSE, tiny
 
-from vampkit import Mask, Prompt, sample  # noqa: E402
+from vampkit import Mask, Prompt, sample
 
 READS = ("item", "__bool__", "__int__", "__float__", "__index__", "tolist")
 

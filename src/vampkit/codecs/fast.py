@@ -32,7 +32,7 @@ class FastSnake1d(nn.Module):
     """Drop-in for ``dac.nn.layers.Snake1d`` (same ``alpha`` parameter) running ``snake``;
     ``fn`` may be swapped for a compiled kernel shared by every instance."""
 
-    def __init__(self, alpha: nn.Parameter, fn=snake) -> None:  # noqa: ANN001
+    def __init__(self, alpha: nn.Parameter, fn=snake) -> None:
         super().__init__()
         self.alpha = alpha
         self.fn = fn
@@ -41,7 +41,7 @@ class FastSnake1d(nn.Module):
         return self.fn(x, self.alpha.to(x.dtype))
 
 
-def replace_snakes(module: nn.Module, fn=snake) -> int:  # noqa: ANN001
+def replace_snakes(module: nn.Module, fn=snake) -> int:
     """Swap every dac ``Snake1d`` in ``module`` for a ``FastSnake1d`` using ``fn``; returns the count."""
     snake_class = import_dac().nn.layers.Snake1d
     count = 0

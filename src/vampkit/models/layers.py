@@ -50,7 +50,7 @@ class _CachedWeight(nn.Module):
         self.merged_weight = None
         self.merged_bias = None
 
-    def train(self, mode: bool = True) -> "_CachedWeight":
+    def train(self, mode: bool = True) -> _CachedWeight:
         super().train(mode)
         if mode:
             self.unmerge()

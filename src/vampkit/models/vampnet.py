@@ -9,10 +9,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..checkpoint import read_checkpoint, write_checkpoint
 from ..errors import CheckpointError, ParameterError
 from ..mask import Mask
 from .base import masked_codes
-from ..checkpoint import read_checkpoint, write_checkpoint
 from .layers import CodebookEmbedding, TransformerStack, WNConv1x1, _CachedWeight
 
 #: frames per model call in upstream's interface: 10 s coarse, 3 s c2f at 44100 Hz / 768 hop
@@ -100,7 +100,7 @@ class VampNet(nn.Module):
     # -- construction ---------------------------------------------------------------------
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any], codebook_tables: torch.Tensor | None = None, *,
-                    context_frames: int | None = None, source: str = "kwargs", empty: bool = False) -> "VampNet":
+                    context_frames: int | None = None, source: str = "kwargs", empty: bool = False) -> VampNet:
         """Build (randomly initialised) from upstream constructor kwargs, as found in a checkpoint.
 
         ``empty=True`` builds the weights on the meta device (no memory, no random init), for a
@@ -135,7 +135,7 @@ class VampNet(nn.Module):
     @classmethod
     def load(cls, path: str | os.PathLike, codebook_tables: torch.Tensor | None = None,
              device: str | torch.device = "cpu", *, context_frames: int | None = None,
-             precision: str | torch.dtype = "fp32", compile: bool = False) -> "VampNet":
+             precision: str | torch.dtype = "fp32", compile: bool = False) -> VampNet:
         """Load an upstream checkpoint (``{"state_dict", "metadata": {"kwargs"}}``) safely.
 
         ``torch.load(weights_only=True, mmap=True)``: a file that would run code is refused, and
