@@ -145,3 +145,25 @@ def test_a_compile_failure_falls_back_to_eager_with_one_warning(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert twice(torch.ones(1)).item() == 2  # eager from now on, no second warning
+
+
+def test_compiled_layers_compile_once_and_never_per_step(ckpt):
+    from torch._dynamo.utils import counters
+
+    from vampkit import Mask, Prompt, sample
+
+    torch._dynamo.reset()
+    model = VampNet.load(ckpt, tables())
+    model.compile_forward(backend="eager")  # dynamo's tracing and guards, without a C++ compiler
+    grid = codes(frames=20)
+    prompt = Prompt(grid, Mask(torch.rand(4, 20, generator=torch.Generator().manual_seed(0)) < 0.6),
+                    frame_rate=57.4, codebook_size=128)
+    expected = VampNet.load(ckpt, tables())
+    with torch.inference_mode():
+        first = sample(model, prompt, steps=3, generator=torch.Generator().manual_seed(0))
+        graphs = counters["stats"]["unique_graphs"]
+        again = sample(model, prompt, steps=6, generator=torch.Generator().manual_seed(0))
+        assert counters["stats"]["unique_graphs"] == graphs  # more steps, same shapes: no recompile
+        assert graphs <= 2  # one graph serves every layer (not one per layer)
+        reference = sample(expected, prompt, steps=3, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(first, reference) and again.shape == first.shape

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -257,12 +258,12 @@ class TransformerStack(nn.Module):
         self.norm = RMSNorm(dim)
         self.run_layer: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] = call_layer
 
-    def compile_layers(self) -> None:
+    def compile_layers(self, **options: Any) -> None:
         """Run each layer through one ``torch.compile``d function (the layers share its code, so
         it compiles once per input shape, not once per layer); fixed shapes, no recompiles per step."""
         from ..precision import Compiled
 
-        self.run_layer = Compiled(call_layer, "transformer layers", dynamic=False)
+        self.run_layer = Compiled(call_layer, "transformer layers", **{"dynamic": False, **options})
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.float()  # the residual stream stays float32 under autocast

@@ -212,10 +212,10 @@ class VampNet(nn.Module):
         self.compute_dtype = dtype
         self.merge()
 
-    def compile_forward(self) -> None:
+    def compile_forward(self, **options: Any) -> None:
         """Opt-in ``torch.compile`` of the transformer layers (compiled once per input shape; a
-        failure falls back to eager with one warning)."""
-        self.transformer.compile_layers()
+        failure falls back to eager with one warning). ``options`` go to ``torch.compile``."""
+        self.transformer.compile_layers(**options)
         self.compiled = True
 
     def describe(self) -> str:
