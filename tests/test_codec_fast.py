@@ -44,7 +44,7 @@ def test_loaded_codecs_use_the_fast_snake_and_no_weight_norm_hooks(lac_path):
     modules = list(codec.network.modules())
     assert any(isinstance(m, FastSnake1d) for m in modules)
     assert not any(isinstance(m, import_dac().nn.layers.Snake1d) for m in modules)
-    assert not any(type(h).__name__ == "WeightNorm" for m in modules for h in m._forward_pre_hooks.values())
+    assert not any(type(h).__name__ == "WeightNorm" for m in modules for h in m._forward_pre_hooks.values())  # noqa: SLF001 - where torch keeps the weight-norm hook
 
 
 def test_bf16_decoder_is_close_to_fp32_and_returns_float32(lac_path):

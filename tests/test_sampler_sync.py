@@ -3,12 +3,9 @@ per step (each would be a host synchronisation on a GPU)."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
 from helpers_models import COARSE, tiny
 
 from vampkit import Mask, Prompt, sample

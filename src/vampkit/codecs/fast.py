@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -32,7 +34,7 @@ class FastSnake1d(nn.Module):
     """Drop-in for ``dac.nn.layers.Snake1d`` (same ``alpha`` parameter) running ``snake``;
     ``fn`` may be swapped for a compiled kernel shared by every instance."""
 
-    def __init__(self, alpha: nn.Parameter, fn=snake) -> None:
+    def __init__(self, alpha: nn.Parameter, fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = snake) -> None:
         super().__init__()
         self.alpha = alpha
         self.fn = fn
@@ -41,7 +43,7 @@ class FastSnake1d(nn.Module):
         return self.fn(x, self.alpha.to(x.dtype))
 
 
-def replace_snakes(module: nn.Module, fn=snake) -> int:
+def replace_snakes(module: nn.Module, fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = snake) -> int:
     """Swap every dac ``Snake1d`` in ``module`` for a ``FastSnake1d`` using ``fn``; returns the count."""
     snake_class = import_dac().nn.layers.Snake1d
     count = 0

@@ -172,7 +172,7 @@ def _run_recipe(recipe: Recipe | str | os.PathLike, inputs: Iterable[str | os.Pa
               geometry_factory=lambda: geometry_for(recipe.weights), timings=timings)
     checkpoints: dict[str, str] = {}
     if engine is not None:
-        env._engine = engine
+        env._engine = engine  # noqa: SLF001 - until Env takes an engine publicly (issue 11)
         checkpoints = dict(getattr(engine, "checkpoints", {}) or {})
     elif not dry_run:
         with env.timed("resolve weights"):
@@ -210,7 +210,8 @@ def _run_recipe(recipe: Recipe | str | os.PathLike, inputs: Iterable[str | os.Pa
             on_input(path, error)
 
     env.timings["total"] = time.perf_counter() - started
-    manifest = build_manifest(recipe, device=str(getattr(env._engine, "device", recipe.device)),
+    used_device = str(getattr(env._engine, "device", recipe.device))  # noqa: SLF001 - see above
+    manifest = build_manifest(recipe, device=used_device,
                               dry_run=dry_run, checkpoints=checkpoints, inputs=records, timings=env.timings)
     manifest["stages"] = {k: round(v, 4) for k, v in stage_table(env.timings).items()}
     written = None
