@@ -42,7 +42,10 @@ for name in ("coarse", "c2f"):
         models.append(VampNet.load(path, tables))
 t_end = time.perf_counter()
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"mode": mode, "load_s": t_end - t_import, "peak_rss_mb": rss}))
+status = dict(line.split(":", 1) for line in open("/proc/self/status") if line.startswith("Rss"))
+kb = {k: int(v.split()[0]) / 1024 for k, v in status.items()}
+print(json.dumps({"mode": mode, "load_s": t_end - t_import, "peak_rss_mb": rss,
+                  "anon_mb": kb.get("RssAnon", 0.0), "file_mb": kb.get("RssFile", 0.0)}))
 """
 
 
@@ -61,10 +64,12 @@ def main() -> None:
             print(row, flush=True)
     sizes = sum(p.stat().st_size for p in Path(args.workdir).glob("*.pth")) / 2**20
     print(f"\ncheckpoints: {sizes:.0f} MB; medians of {args.repeats} fresh processes each")
-    print("| loading | time | peak RSS after loading |\n| --- | --- | --- |")
+    print("| loading | time | peak RSS after loading | of which anonymous / file-backed (page cache) |")
+    print("| --- | --- | --- | --- |")
     for mode, rows in results.items():
         print(f"| {mode} | {statistics.median(r['load_s'] for r in rows):.2f} s | "
-              f"{statistics.median(r['peak_rss_mb'] for r in rows):.0f} MB |")
+              f"{statistics.median(r['peak_rss_mb'] for r in rows):.0f} MB | "
+              f"{statistics.median(r['anon_mb'] for r in rows):.0f} / {statistics.median(r['file_mb'] for r in rows):.0f} MB |")
 
 
 if __name__ == "__main__":

@@ -153,11 +153,12 @@ class VampNet(nn.Module):
         model.load_upstream_state_dict(checkpoint.state_dict, source=str(path))
         if codebook_tables is not None:
             model.set_codebook_tables(codebook_tables)
-        model = model.to(device).eval()
+        model = model.to(device)
+        model.set_precision(precision)  # still in train mode: sets the dtype, merges nothing
+        model.eval()  # merges every weight once, at that dtype
         if torch.is_inference_mode_enabled():
             # inference tensors can never take part in autograd: say so, so grad mode works too
             model.requires_grad_(False)
-        model.set_precision(precision)
         if compile:
             model.compile_forward()
         return model
