@@ -40,7 +40,9 @@ class FastSnake1d(nn.Module):
         self.fn = fn
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fn(x, self.alpha.to(x.dtype))
+        # a plain tensor, not the Parameter: compiled code keeps parameter shapes static, which
+        # would specialise the fused kernel to every channel count
+        return self.fn(x, self.alpha.detach().to(x.dtype))
 
 
 def replace_snakes(module: nn.Module, fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = snake) -> int:
