@@ -2,13 +2,15 @@
 
 Upstream VampNet's models and codecs (LAC, DAC) are all saved by audiotools'
 ``BaseModel.save``: ``torch.save`` of ``{"state_dict": {key: tensor}, "metadata":
-{"kwargs": {...}}}``. This module is the one reader for all of them.
+{"kwargs": {...}}}``. This module is the one reader for all of them (``read_checkpoint``) and
+the one strict loader of their tensors into a module (``load_strict``).
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import re
 import zipfile
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -50,9 +52,8 @@ def read_checkpoint(path: str | os.PathLike, *, mmap: bool = True) -> RawCheckpo
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
             f"{path}: refused to load: the file holds pickled objects that a weights-only load does not "
-            f"accept (they could run code). Only load checkpoints you trust through their own tools. "
-            f"Detail: {_first_line(exc)}"
-        ) from exc
+            f"accept (they could run code).{_refused_object(exc)}"
+        ) from None
     except Exception as exc:  # any other failure of the reader
         raise CheckpointError(
             f"{path}: not a readable torch checkpoint (truncated or corrupt?): {_first_line(exc)}"
@@ -115,6 +116,58 @@ def _check_container(path: Path) -> bool:
     raise CheckpointError(f"{path}: a zip archive without data.pkl: not a readable torch checkpoint")
 
 
+def _refused_object(exc: BaseException) -> str:
+    """The object torch refused, without torch's advice to load the file unsafely (never for an
+    untrusted file, and vampkit never will)."""
+    match = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+    if match:
+        return f" It refers to '{match.group(1)}', which is not a tensor or plain value."
+    match = re.search(r"Unsupported operand (\d+)", str(exc))
+    return f" Unsupported pickle operation {match.group(1)}." if match else ""
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+_LIST_LIMIT = 8
+
+
+def _listing(keys: list[str]) -> str:
+    shown = ", ".join(keys[:_LIST_LIMIT])
+    return shown + (f" ... ({len(keys)} in all)" if len(keys) > _LIST_LIMIT else "")
+
+
+def load_strict(module: torch.nn.Module, checkpoint: RawCheckpoint, *, what: str) -> None:
+    """Put every tensor of ``checkpoint`` into ``module`` (built on any device, meta included);
+    a missing, unexpected, mis-shaped, non-float or non-finite tensor is a CheckpointError."""
+    expected = module.state_dict()
+    given = checkpoint.state_dict
+    missing = sorted(set(expected) - set(given))
+    unexpected = sorted(set(given) - set(expected))
+    problems = []
+    if missing:
+        problems.append(f"missing keys: {_listing(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys: {_listing(unexpected)}")
+    shapes = [
+        f"{key} (file {list(given[key].shape)}, expected {list(expected[key].shape)})"
+        for key in sorted(set(expected) & set(given))
+        if tuple(given[key].shape) != tuple(expected[key].shape)
+    ]
+    if shapes:
+        problems.append(f"wrong shapes: {_listing(shapes)}")
+    if problems:
+        raise CheckpointError(
+            f"checkpoint '{checkpoint.path}' does not fit a {what} built from its kwargs: " + "; ".join(problems)
+        )
+    tensors = {}
+    for key, value in given.items():
+        if not value.is_floating_point():
+            raise CheckpointError(f"checkpoint '{checkpoint.path}': tensor '{key}' has dtype {value.dtype}, not float")
+        value = value.to(torch.float32).contiguous()
+        if not bool(torch.isfinite(value).all()):
+            raise CheckpointError(f"checkpoint '{checkpoint.path}': tensor '{key}' holds NaN or infinite values")
+        tensors[key] = value
+    module.load_state_dict(tensors, strict=True, assign=True)

@@ -7,7 +7,10 @@ needs (torch, the plugins, the pipeline) inside its body, so ``vampkit --help`` 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import sys
 import warnings
 from collections.abc import Callable
@@ -15,18 +18,27 @@ from pathlib import Path
 
 import click
 
-from .errors import VampkitError
+from .errors import ParameterError, RecipeError, UnknownNameError, VampkitError
+
+#: exit codes of every command (README "Exit codes", docs/recipes.md)
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def exit_code_for(exc: VampkitError) -> int:
+    """2 for a usage or recipe error (nothing was run: click's convention), 1 for the rest."""
+    return EXIT_USAGE if isinstance(exc, (RecipeError, ParameterError, UnknownNameError)) else EXIT_FAILED
 
 
 class VampkitGroup(click.Group):
-    """Turns vampkit errors into a one-line message and exit code 1 (no traceback)."""
+    """Turns vampkit errors into a one-line message (no traceback) and the documented exit code:
+    2 for a usage or recipe error, 1 for any other failure."""
 
     def invoke(self, ctx: click.Context):  # noqa: ANN201
         try:
             return super().invoke(ctx)
         except VampkitError as exc:
             click.echo(f"Error: {exc}", err=True)
-            sys.exit(1)
+            sys.exit(exit_code_for(exc))
 
 
 @click.group(cls=VampkitGroup)
@@ -119,35 +131,61 @@ _SET_HELP = "Override a recipe value: KEY=VALUE (dotted key, YAML value). Repeat
 @click.option("--compile/--no-compile", "compile_", default=None,
               help="torch.compile the transformer and the codec's Snake (default: the recipe's, else off).")
 @click.option("--dry-run", is_flag=True, help="Validate and build the masks only; no model is loaded.")
+@click.option("--overwrite", is_flag=True, help="Replace existing files of the same names (never an input).")
+@click.option("--skip-existing", is_flag=True, help="Skip inputs whose outputs all exist (resume a batch).")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Who runs the inputs: this process, or a pool of Ray workers (pip install 'vampkit[ray]').")
+@click.option("--address", help="Ray cluster to attach to ('auto': the one this machine is in; default: a local Ray).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Ray workers (actors).")
+@click.option("--gpus-per-worker", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="GPUs each Ray worker reserves (fractions share a GPU).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars, only errors and the summary of failures.")
 @click.option("--verbose", "-v", is_flag=True, help="Print the time of each stage at the end.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (outputs, failures, manifest); no bars.")
 def run_command(recipe: str, inputs: tuple[str, ...], out_dir: str | None, overrides: tuple[str, ...],
                 seed: int | None, variations: int | None, device: str | None, weights: str | None,
-                precision: str | None, compile_: bool | None, dry_run: bool, quiet: bool, verbose: bool,
-                as_json: bool) -> None:
+                precision: str | None, compile_: bool | None, dry_run: bool, overwrite: bool, skip_existing: bool,
+                executor: str, address: str | None, workers: int, gpus_per_worker: float, quiet: bool,
+                verbose: bool, as_json: bool) -> None:
     """Run RECIPE (a YAML file or a shipped recipe's name) over audio inputs.
 
-    Exit code 0 only when every input succeeded; a bad input is reported at the end and the
-    others still run. A JSON manifest is written next to the outputs.
+    Outputs stay inside --out and never replace an existing file unless --overwrite. Exit
+    code 0 when every input succeeded, 1 when some failed (reported at the end; the others
+    still run), 2 for a usage or recipe error, 130 on Ctrl-C. A JSON manifest named with the
+    run's id is written next to the outputs.
 
     \b
     Examples:
       vampkit run recipes/loop-variation.yaml --input groove.wav --out out
       vampkit run inpaint -i 'songs/*.wav' --set mask.region.start=2.5 --seed 3
       vampkit run sweep -i songs/ --dry-run
+      vampkit run compress -i 'songs/*.wav' -o out --skip-existing
+      vampkit run compress -i 'bucket/**/*.wav' -o /shared/out --executor ray --address auto --workers 8 --gpus-per-worker 1
       vampkit run compress -i song.wav --json
     """
     from .pipeline import expand_inputs, run_recipe
     from .recipes import load_recipe
 
     loaded = load_recipe(recipe, overrides)
+    if overwrite and skip_existing:
+        raise click.UsageError("--overwrite and --skip-existing contradict each other: give one")
+    runner: object = executor
+    if executor == "ray":
+        from .pipeline.executors import RayExecutor
+
+        runner = RayExecutor(address=address, workers=workers, gpus_per_worker=gpus_per_worker)
+    elif address is not None or workers != 1 or gpus_per_worker:
+        raise click.UsageError("--address, --workers and --gpus-per-worker need --executor ray")
     patterns = list(inputs) if inputs else list(loaded.inputs)
     bars = _ProgressBars(quiet or as_json, n_inputs=len(expand_inputs(patterns)[0]))
-    result = run_recipe(loaded, patterns or None, out_dir, seed=seed, variations=variations,
-                        device=device, weights=_weights_option(weights), precision=precision, compile=compile_,
-                        dry_run=dry_run, progress=bars.steps, on_input=bars.file_done)
-    bars.close()
+    try:
+        result = run_recipe(loaded, patterns or None, out_dir, seed=seed, variations=variations,
+                            device=device, weights=_weights_option(weights), precision=precision, compile=compile_,
+                            dry_run=dry_run, overwrite=overwrite,
+                            skip_existing=skip_existing, executor=runner, progress=bars.steps,
+                            on_input=bars.file_done)
+    finally:
+        bars.close()
     if verbose:
         from .timing import format_stage_table
 
@@ -162,12 +200,22 @@ def run_command(recipe: str, inputs: tuple[str, ...], out_dir: str | None, overr
             click.echo(str(path))
         if result.manifest_path:
             click.echo(f"manifest: {result.manifest_path}")
+        if result.skipped:
+            click.echo(f"skipped {len(result.skipped)} input(s) whose outputs all exist")
     if result.failures:
         total = len(result.manifest["inputs"])
         click.echo(f"{len(result.failures)} of {total} input(s) failed:", err=True)
         for failure in result.failures:
-            click.echo(f"  {failure.input}: {failure.error}", err=True)
-        sys.exit(1)
+            click.echo(f"  {failure.input}: {_one_line(failure.error)}", err=True)
+    if result.manifest_error:
+        click.echo(f"Error: {_one_line(result.manifest_error)}", err=True)
+    if not result.ok:
+        sys.exit(EXIT_FAILED)
+
+
+def _one_line(text: str) -> str:
+    """A message on one line (a file name may hold a newline)."""
+    return " ".join(str(text).splitlines())
 
 
 def _dry_run_lines(records: list[dict]) -> list[str]:
@@ -197,6 +245,9 @@ def _run_summary(result: object, dry_run: bool) -> dict:
         "outputs": list(result.outputs),
         "failures": [{"input": f.input, "error": f.error} for f in result.failures],
         "manifest": result.manifest_path,
+        "manifest_error": result.manifest_error,
+        "run_id": result.run_id,
+        "skipped": list(result.skipped),
         "inputs": result.manifest["inputs"],
     })
 
@@ -252,27 +303,46 @@ def _weights_option(value: str | None) -> object:
 @cli.command("validate")
 @click.argument("recipes", nargs=-1, required=True)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=_SET_HELP)
-def validate_command(recipes: tuple[str, ...], overrides: tuple[str, ...]) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Output as JSON: one entry per recipe, with every error.")
+def validate_command(recipes: tuple[str, ...], overrides: tuple[str, ...], as_json: bool) -> None:
     """Check recipe files without touching audio or models; errors give file:line:col.
+
+    Every problem of a file is reported, in line order. Exit code 0: all valid; 2: any invalid.
 
     \b
     Examples:
       vampkit validate recipes/*.yaml
       vampkit validate my.yaml --set sampling.temperature=0.8
+      vampkit validate my.yaml --json
     """
     from .recipes import load_recipe
 
-    failed = 0
+    report = []
     for name in recipes:
         try:
             recipe = load_recipe(name, overrides)
         except VampkitError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            failed += 1
+            errors = exc.each() if isinstance(exc, RecipeError) else (exc,)
+            report.append({"recipe": name, "valid": False, "errors": [_error_entry(e) for e in errors]})
+            if not as_json:
+                for error in errors:
+                    click.echo(f"Error: {error}", err=True)
             continue
-        click.echo(f"{name}: ok ({recipe.name}: {' -> '.join(recipe.stage_names())})")
-    if failed:
-        sys.exit(1)
+        report.append({"recipe": name, "valid": True, "name": recipe.name, "stages": list(recipe.stage_names()),
+                       "errors": []})
+        if not as_json:
+            click.echo(f"{name}: ok ({recipe.name}: {' -> '.join(recipe.stage_names())})")
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=True))
+    if not all(entry["valid"] for entry in report):
+        sys.exit(2)
+
+
+def _error_entry(error: Exception) -> dict:
+    """One validation error as JSON: where (``file:line:col`` or ``--set ...``), key and problem."""
+    if isinstance(error, RecipeError) and error.where:
+        return {"where": error.where, "key": error.key, "problem": error.problem, "message": str(error)}
+    return {"where": "", "key": "", "problem": str(error), "message": str(error)}
 
 
 @cli.command("preview")
@@ -343,6 +413,40 @@ def recipes_command(folders: tuple[str, ...], as_json: bool) -> None:
             click.echo(f"  {row['name']:<{width}}  {text}")
 
 
+@cli.command("eval")
+@click.argument("experiment")
+@click.option("--data", "-d", required=True, help="Folder (or glob) of held-out audio to cut excerpts from.")
+@click.option("--weights", help="A weights preset (vampnet) or COARSE,C2F,CODEC checkpoint paths.")
+@click.option("--device", help="auto, cpu, cuda, cuda:1, mps.")
+@click.option("--limit", type=click.IntRange(min=1), help="Evaluate at most N excerpts (a prefix of the full choice).")
+@click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False), help="Results folder (default: eval-NAME); a re-run continues it.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override an experiment value (e.g. data.excerpt=5).")
+@click.option("--keep-audio", is_flag=True, help="Also write every generated excerpt (audio/CONDITION/).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no table on stdout.")
+def eval_command(experiment: str, data: str, weights: str | None, device: str | None, limit: int | None,
+                 out_dir: str | None, overrides: tuple[str, ...], keep_audio: bool, quiet: bool) -> None:
+    """Score every condition of EXPERIMENT (a YAML file or a shipped grid's name) on excerpts of
+    --data: mel distance, FAD, prompt bitrate; CSVs, JSON summary, markdown table and plots.
+
+    \b
+    Examples:
+      vampkit eval compression --data held-out/ --limit 100
+      vampkit eval experiments/sampling-steps.yaml --data 'songs/*.flac' --out steps-eval
+      vampkit eval my-prompts.yaml --data held-out/ --weights coarse.pth,c2f.pth,codec.pth
+    """
+    from .eval import evaluate
+
+    result = evaluate(experiment, data, weights=_weights_option(weights), device=device, limit=limit,
+                      out=out_dir, keep_audio=keep_audio, overrides=overrides, progress=not quiet)
+    if not quiet:
+        click.echo(result.table, nl=False)
+        click.echo(f"results: {result.out_dir}")
+    for failure in result.skipped:
+        click.echo(f"skipped {failure.input}: {failure.error}", err=True)
+    for failure in result.metric_failures:
+        click.echo(f"metric failed: {failure}", err=True)
+
+
 @cli.command("example")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--seconds", type=float, default=8.0, show_default=True)
@@ -359,11 +463,91 @@ def example_command(path: str, seconds: float, bpm: float) -> None:
     click.echo(str(write_groove(path, seconds=seconds, bpm=bpm)))
 
 
-def main() -> None:
-    # descript-audio-codec's layers use torch's legacy weight_norm on purpose (its checkpoint key
-    # names); torch's deprecation notice about it says nothing a vampkit user can act on
-    warnings.filterwarnings("ignore", message=r".*weight_norm.*deprecated", category=FutureWarning)
-    cli(prog_name="vampkit")
+@cli.command("app")
+@click.option("--weights", help="A weights preset (vampnet) or COARSE,C2F,CODEC checkpoint paths.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, mps.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; others than loopback are public.")
+@click.option("--port", type=int, help="Port (default: the first free one from 7860).")
+@click.option("--share", is_flag=True, help="Also make a public gradio.live link (needs network).")
+@click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Generations run at once (the models are shared; more needs more device memory).")
+def app_command(weights: str | None, device: str, host: str, port: int | None, share: bool, concurrency: int) -> None:
+    """Serve a local web page to vamp by ear (needs the app extra: pip install 'vampkit[app]').
+
+    \b
+    Examples:
+      vampkit app
+      vampkit app --weights coarse.pth,c2f.pth,codec.pth --device cpu --port 7860
+    """
+    from .app import public_warning, serve
+
+    warning = public_warning(host, share)
+    if warning:
+        click.echo(f"Warning: {warning}", err=True)
+    serve(weights, device=device, host=host, port=port, share=share, concurrency=concurrency)
+
+
+def _interrupted() -> None:
+    """Ctrl-C: a one-line note and exit 130; a second Ctrl-C while leaving changes nothing.
+
+    The exception has already unwound every ``finally`` (temporary files removed, workers
+    stopped), so the process ends with ``os._exit``: CPython 3.11 kills itself with SIGINT at
+    exit when an interrupt once hit code it ran through ``PyRun_*`` (an import in a C
+    extension), even if the interrupt was handled, and the exit code would not be 130.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    click.echo("\nInterrupted (no partial files are left).", err=True)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(EXIT_INTERRUPTED)
+
+
+class _Interrupt:
+    """SIGINT handler: remembers the interrupt, then raises KeyboardInterrupt as Python's does
+    (a library may turn it into another error while importing; the exit code stays 130)."""
+
+    seen = False
+
+    def __call__(self, signum: int, frame: object) -> None:
+        _Interrupt.seen = True
+        raise KeyboardInterrupt
+
+
+def main(args: list[str] | None = None) -> None:
+    """The console entry point: exit codes 0 ok, 1 some input failed, 2 usage or recipe error,
+    130 interrupted; never a traceback (``VAMPKIT_DEBUG=1`` shows one for an unexpected error)."""
+    with contextlib.suppress(ValueError):  # ValueError: not the main thread (main() called by a host)
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, _Interrupt())
+    try:
+        # descript-audio-codec's layers use torch's legacy weight_norm on purpose (its checkpoint key
+        # names); torch's deprecation notice about it says nothing a vampkit user can act on
+        warnings.filterwarnings("ignore", message=r".*weight_norm.*deprecated", category=FutureWarning)
+        try:
+            code = cli.main(args=args, prog_name="vampkit", standalone_mode=False)
+        except click.exceptions.Abort as exc:
+            if isinstance(exc.__cause__, KeyboardInterrupt):
+                raise exc.__cause__ from None
+            click.echo("Aborted!", err=True)
+            code = EXIT_FAILED
+        except click.ClickException as exc:
+            exc.show()
+            code = exc.exit_code
+        except VampkitError as exc:  # raised outside a command (e.g. while loading plugins)
+            click.echo(f"Error: {_one_line(str(exc))}", err=True)
+            code = exit_code_for(exc)
+        except Exception as exc:  # the last line of defence: no traceback
+            if _Interrupt.seen:
+                raise KeyboardInterrupt from None
+            if os.environ.get("VAMPKIT_DEBUG"):
+                raise
+            click.echo(f"Error: unexpected {type(exc).__name__}: {_one_line(str(exc))} "
+                       f"(set VAMPKIT_DEBUG=1 to see where)", err=True)
+            code = EXIT_FAILED
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+    except KeyboardInterrupt:
+        _interrupted()
 
 
 if __name__ == "__main__":

@@ -26,8 +26,9 @@ def register_masks(register: Register) -> None:
 
 
 @hookspec
-def register_models(register: Register) -> None:
-    """Register token model classes (``vampkit.TokenModel``), each with a ``name``."""
+def register_bundles(register: Register) -> None:
+    """Register model bundles (``vampkit.ModelBundle`` values): Hub files, token grid, context
+    lengths, loudness target; each ``name`` is a ``--weights`` / recipe ``weights:`` value."""
 
 
 @hookspec
@@ -41,6 +42,12 @@ def register_beat_trackers(register: Register) -> None:
 
 
 @hookspec
+def register_onset_detectors(register: Register) -> None:
+    """Register onset detector classes (``vampkit.OnsetDetector``), each with a ``name``: the
+    ``onsets`` analysis picks one with ``analysis: {onset_detector: NAME}``."""
+
+
+@hookspec
 def register_analyses(register: Register) -> None:
     """Register analyses that mask generators read through ``MaskContext.analysis(name)``:
     objects with a ``name`` and ``__call__(audio, sample_rate, **options)``."""
@@ -49,3 +56,18 @@ def register_analyses(register: Register) -> None:
 @hookspec
 def register_stages(register: Register) -> None:
     """Register pipeline stage classes for recipes, each with a ``name``."""
+
+
+@hookspec
+def register_metrics(register: Register) -> None:
+    """Register evaluation metrics for ``vampkit eval``: frozen ``attrs`` classes with a
+    ``name``, their parameters as fields, and ``kind``: ``"pair"`` (``__call__(output,
+    reference, sample_rate) -> float``, one value per excerpt) or ``"set"`` (``features(audio,
+    sample_rate, context) -> array [frames, dim]`` per excerpt and ``compare(outputs,
+    references) -> float`` per condition, as FAD)."""
+
+
+@hookspec
+def register_embeddings(register: Register) -> None:
+    """Register audio embeddings for set metrics such as FAD: objects with a ``name`` and
+    ``__call__(audio, sample_rate, context) -> array [frames, dim]``."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator, Mapping
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 import torch
 
@@ -27,6 +27,15 @@ def recording(timings: dict[str, float]) -> Iterator[dict[str, float]]:
         yield timings
     finally:
         _active.reset(token)
+
+
+def start_recording(timings: dict[str, float]) -> Token:
+    """``recording`` for code that cannot use a ``with`` block; end it with ``stop_recording``."""
+    return _active.set(timings)
+
+
+def stop_recording(token: Token) -> None:
+    _active.reset(token)
 
 
 def _sync() -> None:
