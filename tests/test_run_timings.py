@@ -73,24 +73,3 @@ def test_stage_table_maps_the_runner_labels_and_keeps_analyses_out_of_mask():
     assert rows["other"] == pytest.approx(12.0 - 2.5 - 1.0 - 2.0 - 4.0)
     assert "coarse" in format_stage_table(rows)
 
-
-def test_checkpoint_hashes_are_remembered_across_runs_by_path_size_and_mtime(tmp_path, monkeypatch):
-    import hashlib
-    import os
-
-    from vampkit.pipeline import engine
-
-    monkeypatch.setenv("VAMPKIT_CACHE", str(tmp_path / "cache"))
-    path = tmp_path / "w.pth"
-    path.write_bytes(b"weights")
-    first = engine.sha256_file(path, {})
-    assert first == hashlib.sha256(b"weights").hexdigest()
-    opened = []
-    monkeypatch.setattr("builtins.open", lambda *a, **k: opened.append(a) or (_ for _ in ()).throw(OSError))
-    assert engine.sha256_file(path, {}) == first  # a fresh process's cache: read from the stored hashes
-    assert not opened
-    monkeypatch.undo()
-    monkeypatch.setenv("VAMPKIT_CACHE", str(tmp_path / "cache"))
-    path.write_bytes(b"other!!")
-    os.utime(path, ns=(1, 1))
-    assert engine.sha256_file(path, {}) == hashlib.sha256(b"other!!").hexdigest()  # changed file: hashed again

@@ -54,54 +54,6 @@ def resolve_weights(spec: WeightsSpec) -> Any:
     return resolve(",".join(str(p) if p is not None else "" for p in (spec.coarse, spec.c2f, spec.codec)))
 
 
-def sha256_file(path: str | os.PathLike, _cache: dict[tuple, str] = {}) -> str:  # noqa: B006
-    """sha256 of a file, cached per (path, size, mtime): in the process, and across runs in
-    vampkit's cache folder (hashing 3 GB of checkpoints costs seconds on every run otherwise)."""
-    stat = os.stat(path)
-    key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
-    if key not in _cache:
-        stored = _stored_hashes()
-        text_key = "|".join(map(str, key))
-        digest_hex = stored.get(text_key)
-        if not (isinstance(digest_hex, str) and len(digest_hex) == 64):
-            digest = hashlib.sha256()
-            with open(path, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(block)
-            digest_hex = digest.hexdigest()
-            _store_hash(text_key, digest_hex)
-        _cache[key] = digest_hex
-    return _cache[key]
-
-
-def _hash_file() -> Path:
-    from ..cache import cache_dir
-
-    return cache_dir("hashes") / "sha256.json"
-
-
-def _stored_hashes() -> dict[str, str]:
-    import json
-
-    try:
-        data = json.loads(_hash_file().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _store_hash(key: str, digest: str) -> None:
-    """Remember a file's hash for later runs; a cache that cannot be written is skipped."""
-    import json
-
-    from ..atomic import write_text
-
-    try:
-        write_text(_hash_file(), json.dumps({**_stored_hashes(), key: digest}))
-    except OSError:
-        pass
-
-
 def geometry_of(codec: Any) -> Geometry:
     return Geometry(int(codec.sample_rate), int(codec.hop_length), int(codec.n_codebooks), int(codec.codebook_size))
 
