@@ -240,7 +240,7 @@ def test_every_error_of_a_file_is_reported_once_in_line_order():
         "x.yaml:2:38: sampling.top_p: must lie in (0, 1], got 3.0",
         "x.yaml:3:7: seed: expected an integer, got 'x'",
         ("x.yaml:4:1: sampeling: unknown key 'sampeling' (did you mean 'sampling'?) (known: name, description, "
-         "weights, input, output, seed, variations, device, mask, sampling, c2f, analysis, pipeline)"),
+         "weights, input, output, seed, variations, device, precision, compile, mask, sampling, c2f, analysis, pipeline)"),
     ]
     assert str(info.value) == "\n".join(lines)
 

@@ -40,6 +40,12 @@ def analyses_for(audio: Any, sample_rate: int, *, beat_tracker: str = "madmom", 
             per_analysis[name].setdefault("cache_dir", cache_dir)
 
     def lazy(analysis: Any, kwargs: dict[str, Any]) -> Callable[[], Any]:
-        return lambda: analysis(samples, sample_rate, **kwargs)
+        def run() -> Any:
+            from .timing import timed
+
+            with timed("analyse"):
+                return analysis(samples, sample_rate, **kwargs)
+
+        return run
 
     return {name: lazy(reg.obj, per_analysis[name]) for name, reg in registry.items()}

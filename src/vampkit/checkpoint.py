@@ -37,16 +37,18 @@ class RawCheckpoint:
         return any(fragment in key for key in self.state_dict)
 
 
-def read_checkpoint(path: str | os.PathLike) -> RawCheckpoint:
+def read_checkpoint(path: str | os.PathLike, *, mmap: bool = True) -> RawCheckpoint:
     """Read ``path`` with ``torch.load(weights_only=True)`` and check its layout.
 
-    A missing file is ``WeightsUnavailableError``; anything unreadable, unsafe (pickled
-    objects, a ``torch.package`` archive) or not in the format is ``CheckpointError``.
+    ``mmap`` (zip checkpoints): the tensors are the file's pages, mapped copy-on-write, not a
+    copy in memory (a module adopting them with ``load_state_dict(assign=True)`` costs no RAM
+    until written to). A missing file is ``WeightsUnavailableError``; anything unreadable,
+    unsafe (pickled objects, a ``torch.package`` archive) or not in the format is ``CheckpointError``.
     """
     path = Path(path)
-    _check_container(path)
+    mmap = _check_container(path) and mmap
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        data = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
             f"{path}: refused to load: the file holds pickled objects that a weights-only load does not "
@@ -81,8 +83,9 @@ def write_checkpoint(path: str | os.PathLike, state: Mapping[str, torch.Tensor],
     torch.save({"state_dict": OrderedDict(state), "metadata": {"kwargs": dict(kwargs)}}, path)
 
 
-def _check_container(path: Path) -> None:
-    """Cheap checks before unpickling: exists, not empty, a torch zip (not a torch.package)."""
+def _check_container(path: Path) -> bool:
+    """Cheap checks before unpickling: exists, not empty, a torch zip (not a torch.package).
+    True for a zip checkpoint (memory-mappable), False for the legacy format."""
     if not path.exists():
         raise WeightsUnavailableError(f"{path}: checkpoint file does not exist")
     if not path.is_file():
@@ -93,7 +96,7 @@ def _check_container(path: Path) -> None:
     if not zipfile.is_zipfile(path):
         with path.open("rb") as handle:
             if handle.read(1) == b"\x80":  # legacy (pre-zip) torch.save: torch.load reads it safely
-                return
+                return False
         raise CheckpointError(
             f"{path}: not a readable torch checkpoint: not a zip archive ({size} bytes; truncated or "
             f"corrupt download?)"
@@ -104,7 +107,7 @@ def _check_container(path: Path) -> None:
     except (zipfile.BadZipFile, OSError) as exc:
         raise CheckpointError(f"{path}: not a readable torch checkpoint: corrupt zip archive: {exc}") from exc
     if any(name.endswith("/data.pkl") or name == "data.pkl" for name in names):
-        return
+        return True
     if any(".data/extern_modules" in name or name.endswith(".data/version") for name in names):
         raise CheckpointError(
             f"{path}: a torch.package archive (pickled model and code); vampkit only loads plain weight "

@@ -126,6 +126,10 @@ _SET_HELP = "Override a recipe value: KEY=VALUE (dotted key, YAML value). Repeat
 @click.option("--variations", "-n", type=click.IntRange(min=1), help="Outputs per input.")
 @click.option("--device", help="auto, cpu, cuda, cuda:1, mps.")
 @click.option("--weights", help="A weights preset (vampnet) or COARSE,C2F,CODEC checkpoint paths.")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16", "auto"]),
+              help="Model compute precision (default: the recipe's, else fp32; auto: bf16 where faster).")
+@click.option("--compile/--no-compile", "compile_", default=None,
+              help="torch.compile the transformer and the codec's Snake (default: the recipe's, else off).")
 @click.option("--dry-run", is_flag=True, help="Validate and build the masks only; no model is loaded.")
 @click.option("--overwrite", is_flag=True, help="Replace existing files of the same names (never an input).")
 @click.option("--skip-existing", is_flag=True, help="Skip inputs whose outputs all exist (resume a batch).")
@@ -136,11 +140,13 @@ _SET_HELP = "Override a recipe value: KEY=VALUE (dotted key, YAML value). Repeat
 @click.option("--gpus-per-worker", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="GPUs each Ray worker reserves (fractions share a GPU).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars, only errors and the summary of failures.")
+@click.option("--verbose", "-v", is_flag=True, help="Print the time of each stage at the end.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (outputs, failures, manifest); no bars.")
 def run_command(recipe: str, inputs: tuple[str, ...], out_dir: str | None, overrides: tuple[str, ...],
                 seed: int | None, variations: int | None, device: str | None, weights: str | None,
-                dry_run: bool, overwrite: bool, skip_existing: bool, executor: str, address: str | None,
-                workers: int, gpus_per_worker: float, quiet: bool, as_json: bool) -> None:
+                precision: str | None, compile_: bool | None, dry_run: bool, overwrite: bool, skip_existing: bool,
+                executor: str, address: str | None, workers: int, gpus_per_worker: float, quiet: bool,
+                verbose: bool, as_json: bool) -> None:
     """Run RECIPE (a YAML file or a shipped recipe's name) over audio inputs.
 
     Outputs stay inside --out and never replace an existing file unless --overwrite. Exit
@@ -174,11 +180,16 @@ def run_command(recipe: str, inputs: tuple[str, ...], out_dir: str | None, overr
     bars = _ProgressBars(quiet or as_json, n_inputs=len(expand_inputs(patterns)[0]))
     try:
         result = run_recipe(loaded, patterns or None, out_dir, seed=seed, variations=variations,
-                            device=device, weights=_weights_option(weights), dry_run=dry_run, overwrite=overwrite,
+                            device=device, weights=_weights_option(weights), precision=precision, compile=compile_,
+                            dry_run=dry_run, overwrite=overwrite,
                             skip_existing=skip_existing, executor=runner, progress=bars.steps,
                             on_input=bars.file_done)
     finally:
         bars.close()
+    if verbose:
+        from .timing import format_stage_table
+
+        click.echo(format_stage_table(result.manifest["stages"]), err=True)
     if as_json:
         click.echo(json.dumps(_run_summary(result, dry_run), indent=2))
     elif dry_run and not quiet:

@@ -57,6 +57,15 @@ class Codec(abc.ABC):
         """Build the codec from a checkpoint this class ``claims``."""
         raise CodecError(f"codec '{cls.name}' cannot load checkpoint files ('{checkpoint.path}')")
 
+    def speed_up(self, precision: str = "fp32", compile: bool = False) -> None:
+        """Reduced precision / compiled decoding, where the codec offers it; this default runs
+        float32 eager and says so with a warning when asked for more."""
+        if precision not in ("fp32", "auto") or compile:
+            import warnings
+
+            warnings.warn(f"codec '{self.name}' has no reduced-precision or compiled path; it runs fp32 eager",
+                          stacklevel=2)
+
     # -- what concrete codecs implement -----------------------------------------------------
 
     @abc.abstractmethod

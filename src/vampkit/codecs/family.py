@@ -29,7 +29,10 @@ class ConvCodec(Codec):
         device: torch.device,
         source: str,
     ) -> None:
+        from .fast import speed_up_network
+
         self.network = network.eval().requires_grad_(False).to(device)
+        speed_up_network(self.network)  # same outputs, bit for bit: weight norms folded, in-place Snake
         self.sample_rate = int(sample_rate)
         self.hop_length = int(hop_length)
         self.n_codebooks = int(n_codebooks)
@@ -40,6 +43,13 @@ class ConvCodec(Codec):
         self.decode_margin = decode_margin
         self.device = device
         self.source = source
+
+    def speed_up(self, precision: str = "fp32", compile: bool = False) -> None:
+        """Decode at ``precision`` (fp32, bf16, fp16, auto) and/or with a compiled Snake; the
+        encoder stays float32 (its codes are what the models were trained on)."""
+        from .fast import speed_up_decoder
+
+        self.precision = speed_up_decoder(self.network, self.device, precision, compile)
 
     def _encode_padded(self, audio: torch.Tensor) -> torch.Tensor:
         latent = self.network.encoder(audio)

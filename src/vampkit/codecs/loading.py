@@ -17,9 +17,18 @@ def codec_classes() -> dict[str, type[Codec]]:
     return {name: reg.obj for name, reg in plugins.registered("codecs").items()}
 
 
-def load_codec(spec: str | Path, device: str | torch.device = "cpu") -> Codec:
+def load_codec(spec: str | Path, device: str | torch.device = "cpu", *, precision: str = "fp32",
+               compile: bool = False) -> Codec:
     """A codec from ``"<name>[:<variant>]"`` (e.g. ``"dac:44khz"``, fetched into vampkit's cache
-    if needed) or from a checkpoint file, whose keys tell which registered codec it is."""
+    if needed) or from a checkpoint file, whose keys tell which registered codec it is.
+    ``precision`` / ``compile``: the decoder's (``Codec.speed_up``)."""
+    codec = _load_codec(spec, device)
+    if precision != "fp32" or compile:
+        codec.speed_up(precision, compile)
+    return codec
+
+
+def _load_codec(spec: str | Path, device: str | torch.device) -> Codec:
     if not isinstance(spec, (str, Path)) or not str(spec):
         raise CodecError(f"a codec spec is a non-empty string or path, got {spec!r}")
     classes = codec_classes()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -14,35 +15,66 @@ LORA_SCALE = 1.0 / LORA_RANK  # loralib: lora_alpha (1) / r (8)
 
 
 class _CachedWeight(nn.Module):
-    """A module whose effective weight is derived from its parameters, recomputed only when
-    one of them changed (``Tensor._version``), so a forward pass never redoes the merge."""
+    """A module whose effective weight (and bias) is derived from its stored parameters.
+
+    In eval mode the derived weight is merged once (by ``eval()``, after loading, or by
+    ``merge()``) into non-persistent buffers at ``merge_dtype``, so a forward pass neither
+    merges nor checks anything: this works alike under ``torch.inference_mode()``,
+    ``torch.no_grad()`` or neither. In train mode it is derived on every call
+    (differentiable), as loralib merges on ``eval()`` and un-merges on ``train()``.
+    Parameters changed in place while in eval mode need ``merge()`` (or ``eval()``) again.
+    """
+
+    #: dtype the merged weight is kept in (``VampNet.set_precision`` changes it)
+    merge_dtype: torch.dtype = torch.float32
 
     def __init__(self) -> None:
         super().__init__()
-        self._cache: tuple[tuple, torch.Tensor] | None = None
+        self.register_buffer("merged_weight", None, persistent=False)
+        self.register_buffer("merged_bias", None, persistent=False)
 
     def _sources(self) -> tuple[torch.Tensor, ...]:
         raise NotImplementedError
 
-    def _derive(self) -> Any:
+    def _derive(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         raise NotImplementedError
 
-    def effective_weight(self) -> Any:
-        sources = self._sources()
-        if torch.is_grad_enabled() and any(t.requires_grad for t in sources):
-            return self._derive()  # differentiable use: no cache
-        key = tuple((id(t), t._version, t.device, t.dtype) for t in sources)  # noqa: SLF001 - torch's in-place counter
-        if self._cache is None or self._cache[0] != key:
-            with torch.no_grad():
-                self._cache = (key, self._derive())
-        return self._cache[1]
+    def merge(self) -> None:
+        """Compute the effective weight once (float32 maths, then cast to ``merge_dtype``)."""
+        with torch.no_grad():
+            weight, bias = self._derive()
+        self.merged_weight = weight.to(self.merge_dtype).contiguous()
+        self.merged_bias = None if bias is None else bias.to(self.merge_dtype).contiguous()
+
+    def unmerge(self) -> None:
+        """Drop the merged weight: every call derives it again (training)."""
+        self.merged_weight = None
+        self.merged_bias = None
+
+    def train(self, mode: bool = True) -> _CachedWeight:
+        super().train(mode)
+        if mode:
+            self.unmerge()
+        elif not any(t.is_meta for t in self._sources()):
+            self.merge()
+        return self
+
+    def weight_and_bias(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The merged weight and bias in eval mode, else derived now (differentiable)."""
+        if self.merged_weight is not None:
+            return self.merged_weight, self.merged_bias
+        return self._derive()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight, bias = self.weight_and_bias()
+        return F.linear(x, weight, bias)
 
 
 class LoraLinear(_CachedWeight):
     """Bias-free linear layer with loralib's rank-8 factors: weight + (1/8) lora_B @ lora_A.
 
     ``weight``, ``lora_A`` and ``lora_B`` hold what a checkpoint stores; the merge is applied
-    exactly once, on the fly (upstream merges on ``eval()`` after loading).
+    exactly once (upstream merges on ``eval()`` after loading).
     """
 
     def __init__(self, in_features: int, out_features: int) -> None:
@@ -50,23 +82,48 @@ class LoraLinear(_CachedWeight):
         self.weight = nn.Parameter(torch.empty(out_features, in_features))
         self.lora_A = nn.Parameter(torch.empty(LORA_RANK, in_features))
         self.lora_B = nn.Parameter(torch.zeros(out_features, LORA_RANK))
-        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
+        if not self.weight.is_meta:
+            nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+            nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
 
     def _sources(self) -> tuple[torch.Tensor, ...]:
         return (self.weight, self.lora_A, self.lora_B)
 
-    def _derive(self) -> torch.Tensor:
-        return self.weight + (self.lora_B @ self.lora_A) * LORA_SCALE
+    def _derive(self) -> tuple[torch.Tensor, None]:
+        return self.weight + (self.lora_B @ self.lora_A) * LORA_SCALE, None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.effective_weight())
+    def effective_weight(self) -> torch.Tensor:
+        """``weight + (1/8) lora_B @ lora_A`` (merged once in eval mode)."""
+        return self.weight_and_bias()[0]
+
+
+class PlainLinear(_CachedWeight):
+    """Bias-free linear layer (``nn.Linear`` keys); at reduced precision its cast weight is kept."""
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(out_features, in_features))
+        if not self.weight.is_meta:
+            nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+
+    def _sources(self) -> tuple[torch.Tensor, ...]:
+        return (self.weight,)
+
+    def _derive(self) -> tuple[torch.Tensor, None]:
+        return self.weight, None
+
+    def merge(self) -> None:
+        # at float32 the parameter itself is the weight: no second copy
+        if self.merge_dtype == torch.float32:
+            self.unmerge()
+        else:
+            super().merge()
 
 
 class WNConv1x1(_CachedWeight):
     """Weight-normed 1x1 Conv1d (``weight = g * v / ||v||``), applied as a linear map on ``[.., D]``.
 
-    ``out_order`` (optional) permutes the output channels once, in the cached weight, so the
+    ``out_order`` (optional) permutes the output channels once, in the merged weight, so the
     output comes out in the layout its consumer wants without a copy per call; the stored
     parameters keep the checkpoint's order.
     """
@@ -74,7 +131,8 @@ class WNConv1x1(_CachedWeight):
     def __init__(self, in_channels: int, out_channels: int, out_order: torch.Tensor | None = None) -> None:
         super().__init__()
         v = torch.empty(out_channels, in_channels, 1)
-        nn.init.kaiming_uniform_(v, a=math.sqrt(5))
+        if not v.is_meta:
+            nn.init.kaiming_uniform_(v, a=math.sqrt(5))
         self.bias = nn.Parameter(torch.zeros(out_channels))
         self.weight_g = nn.Parameter(v.norm(dim=(1, 2), keepdim=True))
         self.weight_v = nn.Parameter(v)
@@ -91,9 +149,10 @@ class WNConv1x1(_CachedWeight):
             weight, bias = weight[self.out_order], bias[self.out_order]
         return weight.contiguous(), bias.contiguous()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weight, bias = self.effective_weight()
-        return F.linear(x, weight, bias)
+    def effective_weight(self) -> tuple[torch.Tensor, torch.Tensor]:
+        weight, bias = self.weight_and_bias()
+        assert bias is not None
+        return weight, bias
 
 
 class RMSNorm(nn.Module):
@@ -124,7 +183,9 @@ class FeedForward(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.w_1(x)
         a, b = h.chunk(2, dim=-1)
-        return self.w_2(a * gelu_tanh(b))
+        # float32: upstream's formula op for op; reduced precision: the fused kernel (float32 inside)
+        gate = gelu_tanh(b) if b.dtype == torch.float32 else F.gelu(b, approximate="tanh")
+        return self.w_2(a * gate)
 
 
 def relative_position_buckets(n_query: int, n_key: int, num_buckets: int = 32, max_distance: int = 128,
@@ -149,7 +210,7 @@ class RelativeSelfAttention(nn.Module):
         super().__init__()
         self.n_heads = n_heads
         self.w_qs = LoraLinear(dim, dim)
-        self.w_ks = nn.Linear(dim, dim, bias=False)
+        self.w_ks = PlainLinear(dim, dim)
         self.w_vs = LoraLinear(dim, dim)
         self.fc = LoraLinear(dim, dim)
         if has_bias_table:
@@ -195,12 +256,26 @@ class TransformerStack(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList(TransformerLayer(dim, n_heads, i == 0) for i in range(n_layers))
         self.norm = RMSNorm(dim)
+        self.run_layer: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] = call_layer
+
+    def compile_layers(self, **options: Any) -> None:
+        """Run each layer through one ``torch.compile``d function (the layers share its code, so
+        it compiles once per input shape, not once per layer); fixed shapes, no recompiles per step."""
+        from ..precision import Compiled
+
+        self.run_layer = Compiled(call_layer, "transformer layers", **{"dynamic": False, **options})
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.float()  # the residual stream stays float32 under autocast
         bias = self.layers[0].self_attn.position_bias(x.shape[1])
         for layer in self.layers:
-            x = layer(x, bias)
+            x = self.run_layer(layer, x, bias)
         return self.norm(x)
+
+
+def call_layer(layer: nn.Module, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """One transformer layer (the unit ``compile_layers`` compiles)."""
+    return layer(x, bias)
 
 
 class CodebookEmbedding(nn.Module):

@@ -10,11 +10,11 @@ import torch
 from torch import nn
 
 from ..bundles import VAMPNET
+from ..checkpoint import read_checkpoint, write_checkpoint
 from ..errors import CheckpointError, ParameterError
 from ..mask import Mask
 from .base import masked_codes
-from ..checkpoint import read_checkpoint, write_checkpoint
-from .layers import CodebookEmbedding, TransformerStack, WNConv1x1
+from .layers import CodebookEmbedding, TransformerStack, WNConv1x1, _CachedWeight
 
 #: frames per model call (10 s coarse, 3 s c2f): the VampNet bundle's facts
 COARSE_CONTEXT_FRAMES = VAMPNET.coarse_context_frames
@@ -88,16 +88,25 @@ class VampNet(nn.Module):
         self.transformer = TransformerStack(embedding_dim, n_heads, n_layers)
         self.classifier = nn.Module()
         # upstream's output channel v * P + c, computed as c * vocab + v: [.., P, vocab] without a copy
-        codebook_major = torch.arange(vocab_size * self.n_predict_codebooks).view(vocab_size, -1).t().reshape(-1)
+        codebook_major = torch.arange(vocab_size * self.n_predict_codebooks, device="cpu")
+        codebook_major = codebook_major.view(vocab_size, -1).t().reshape(-1)
         self.classifier.layers = nn.ModuleList(
             [WNConv1x1(embedding_dim, vocab_size * self.n_predict_codebooks, out_order=codebook_major)])
-        self.register_buffer("codebook_tables", torch.empty(0), persistent=False)
+        self.register_buffer("codebook_tables", torch.empty(0, device="cpu"), persistent=False)
+        self.classifier.layers[0].merge_dtype = torch.float32  # logits always come out of float32 maths
+        self.compute_dtype = torch.float32
+        self.compiled = False
+        self.register_load_state_dict_post_hook(lambda module, _incompatible: module.merge())
 
     # -- construction ---------------------------------------------------------------------
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any], codebook_tables: torch.Tensor | None = None, *,
-                    context_frames: int | None = None, source: str = "kwargs") -> "VampNet":
-        """Build (randomly initialised) from upstream constructor kwargs, as found in a checkpoint."""
+                    context_frames: int | None = None, source: str = "kwargs", empty: bool = False) -> VampNet:
+        """Build (randomly initialised) from upstream constructor kwargs, as found in a checkpoint.
+
+        ``empty=True`` builds the weights on the meta device (no memory, no random init), for a
+        ``load_upstream_state_dict`` that then adopts the checkpoint's tensors.
+        """
         kwargs = dict(kwargs)
         if kwargs.get("r_cond_dim", 0) not in (0, None):
             raise CheckpointError(f"{source}: r_cond_dim={kwargs['r_cond_dim']!r} is not supported (must be 0)")
@@ -113,7 +122,11 @@ class VampNet(nn.Module):
             args[key] = value
         extra = {k: v for k, v in kwargs.items() if k not in _SHAPE_KWARGS}
         try:
-            model = cls(**args, context_frames=context_frames, extra_kwargs=extra)
+            if empty:
+                with torch.device("meta"):
+                    model = cls(**args, context_frames=context_frames, extra_kwargs=extra)
+            else:
+                model = cls(**args, context_frames=context_frames, extra_kwargs=extra)
         except ParameterError as exc:
             raise CheckpointError(f"{source}: {exc}") from exc
         if codebook_tables is not None:
@@ -122,19 +135,34 @@ class VampNet(nn.Module):
 
     @classmethod
     def load(cls, path: str | os.PathLike, codebook_tables: torch.Tensor | None = None,
-             device: str | torch.device = "cpu", *, context_frames: int | None = None) -> "VampNet":
+             device: str | torch.device = "cpu", *, context_frames: int | None = None,
+             precision: str | torch.dtype = "fp32", compile: bool = False) -> VampNet:
         """Load an upstream checkpoint (``{"state_dict", "metadata": {"kwargs"}}``) safely.
 
-        ``torch.load(weights_only=True)``: a file that would run code is refused. Every key and
-        shape is checked. LoRA factors are merged once (``W + B A / 8``), as upstream's loader does.
+        ``torch.load(weights_only=True, mmap=True)``: a file that would run code is refused, and
+        the weights are the file's pages, not a copy. The model is built on the meta device (no
+        random init) and adopts them. Every key and shape is checked. LoRA factors are merged
+        once (``W + B A / 8``), as upstream's loader does. ``precision`` (fp32, bf16, fp16, auto)
+        and ``compile`` are ``set_precision`` and ``compile_forward``.
         """
         from ..device import resolve_device
 
-        checkpoint = read_checkpoint(path)
-        kwargs, state = dict(checkpoint.kwargs), dict(checkpoint.state_dict)
-        model = cls.from_kwargs(kwargs, codebook_tables, context_frames=context_frames, source=str(path))
-        model.load_upstream_state_dict(state, source=str(path))
-        return model.to(resolve_device(device)).eval()
+        device = resolve_device(device)
+        checkpoint = read_checkpoint(path, mmap=True)
+        model = cls.from_kwargs(dict(checkpoint.kwargs), None, context_frames=context_frames, source=str(path),
+                                empty=True)
+        model.load_upstream_state_dict(checkpoint.state_dict, source=str(path))
+        if codebook_tables is not None:
+            model.set_codebook_tables(codebook_tables)
+        model = model.to(device)
+        model.set_precision(precision)  # still in train mode: sets the dtype, merges nothing
+        model.eval()  # merges every weight once, at that dtype
+        if torch.is_inference_mode_enabled():
+            # inference tensors can never take part in autograd: say so, so grad mode works too
+            model.requires_grad_(False)
+        if compile:
+            model.compile_forward()
+        return model
 
     def load_upstream_state_dict(self, state: Mapping[str, torch.Tensor], *, source: str = "state_dict") -> None:
         """Strict load with errors naming the file and the keys that do not fit."""
@@ -155,9 +183,42 @@ class VampNet(nn.Module):
         bad = [k for k, v in state.items() if not v.is_floating_point()]
         if bad:
             raise CheckpointError(f"{source}: non-float tensors for keys {_few(bad)}")
-        with torch.no_grad():
-            for key, param in self.state_dict(keep_vars=True).items():
-                param.copy_(state[key].to(dtype=param.dtype))
+        if any(p.is_meta for p in self.parameters()):  # built empty: adopt the tensors, no copy
+            self.load_state_dict({k: state[k].to(torch.float32) for k in expected}, strict=True, assign=True)
+        else:
+            with torch.no_grad():
+                for key, param in self.state_dict(keep_vars=True).items():
+                    param.copy_(state[key].to(dtype=param.dtype))
+            self.merge()
+
+    # -- precision and compiled forwards --------------------------------------------------------
+    def merge(self) -> None:
+        """Merge LoRA factors and weight norms again (after changing weights in eval mode)."""
+        for module in self.modules():
+            if isinstance(module, _CachedWeight) and not module.training:
+                module.merge()
+
+    def set_precision(self, precision: str | torch.dtype = "fp32") -> None:
+        """Compute the transformer in ``precision`` (fp32, bf16, fp16 or auto) on the model's device.
+
+        Reduced precision is autocast over weights cast once here; the residual stream, the
+        norms' statistics and the classifier (the logits) stay float32. Unsupported pairs (fp16
+        on a CPU, bf16 on a GPU without it) are a ParameterError naming both.
+        """
+        from ..precision import resolve_precision
+
+        dtype = resolve_precision(precision, self.device)
+        for module in self.transformer.modules():
+            if isinstance(module, _CachedWeight):
+                module.merge_dtype = dtype
+        self.compute_dtype = dtype
+        self.merge()
+
+    def compile_forward(self, **options: Any) -> None:
+        """Opt-in ``torch.compile`` of the transformer layers (compiled once per input shape; a
+        failure falls back to eager with one warning). ``options`` go to ``torch.compile``."""
+        self.transformer.compile_layers(**options)
+        self.compiled = True
 
     def describe(self) -> str:
         return (f"n_codebooks={self.n_codebooks}, n_conditioning_codebooks={self.n_conditioning_codebooks}, "
@@ -201,8 +262,12 @@ class VampNet(nn.Module):
         """Codes ``[B, C, T]`` (MASK allowed) -> classifier output ``[B, T, P, vocab]``."""
         if self.codebook_tables.numel() == 0:
             raise ParameterError("VampNet needs the codec's codebook tables: pass codebook_tables to load()")
+        from ..precision import autocast
+
         x = self.embedding(self.embedding.latents(codes, self.codebook_tables.to(self.device)))
-        x = self.classifier.layers[0](self.transformer(x))
+        with autocast(self.device, self.compute_dtype):
+            x = self.transformer(x)
+        x = self.classifier.layers[0](x.float())
         return x.view(codes.shape[0], codes.shape[2], self.n_predict_codebooks, self.vocab_size)
 
     def logits(self, codes: torch.Tensor, mask: Mask | None = None) -> torch.Tensor:
@@ -211,6 +276,11 @@ class VampNet(nn.Module):
         if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) > self.mask_token):
             raise ParameterError(f"vampnet: codes must lie in [0, {self.mask_token}] ({self.mask_token} = MASK)")
         return self(codes.to(self.device)).transpose(1, 2)
+
+    def sampling_logits(self, codes: torch.Tensor) -> torch.Tensor:
+        """``logits`` of a grid the sampler has already checked: no range check, so no host
+        synchronisation per step."""
+        return self(codes).transpose(1, 2)
 
     def upstream_logits(self, codes: torch.Tensor) -> torch.Tensor:
         """Upstream's layout ``[B, vocab, T * P]`` (position ``t * P + c``), for comparisons."""

@@ -80,7 +80,7 @@ class VampNetEngine:
     the codec chunk size and the context lengths the models run with.
     """
 
-    def __init__(self, weights: Any, device: str = "auto") -> None:
+    def __init__(self, weights: Any, device: str = "auto", *, precision: str = "fp32", compile: bool = False) -> None:
         from ..bundles import VAMPNET
         from ..codecs import load_codec
         from ..device import resolve_device
@@ -88,11 +88,13 @@ class VampNetEngine:
 
         self.bundle = getattr(weights, "bundle", None) or VAMPNET
         self.device = resolve_device(device)
-        self.codec = load_codec(str(weights.codec), device=self.device)
+        self.codec = load_codec(str(weights.codec), device=self.device, precision=precision, compile=compile)
         tables = self.codec.codebook_tables()
+        options = {"precision": precision, "compile": compile}
         self.coarse = VampNet.load(str(weights.coarse), tables, self.device,
-                                   context_frames=self.bundle.coarse_context_frames)
-        self.c2f = (VampNet.load(str(weights.c2f), tables, self.device, context_frames=self.bundle.c2f_context_frames)
+                                   context_frames=self.bundle.coarse_context_frames, **options)
+        self.c2f = (VampNet.load(str(weights.c2f), tables, self.device, context_frames=self.bundle.c2f_context_frames,
+                                 **options)
                     if weights.c2f is not None else None)
         self.geometry = geometry_of(self.codec)
         self.checkpoints = {k: str(v) for k, v in

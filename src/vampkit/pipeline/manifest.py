@@ -46,6 +46,8 @@ def resolved_recipe(recipe: Recipe) -> dict[str, Any]:
         "seed": recipe.seed,
         "variations": recipe.variations,
         "device": recipe.device,
+        "precision": recipe.precision,
+        "compile": recipe.compile,
         "mask": jsonable(recipe.data.get("mask")),
         "sampling": jsonable(attrs.asdict(recipe.sampling)),
         "c2f": jsonable(attrs.asdict(recipe.c2f)),

@@ -25,6 +25,7 @@ from .executors import Executor, executor_name, run_inputs
 from .manifest import build_manifest, manifest_path, new_run_id, write_manifest
 from .process import InputOutcome
 from .stages import output_file
+from ..timing import stage_table, start_recording, stop_recording
 from .state import Env, State
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a", ".opus")
@@ -84,8 +85,12 @@ def expand_inputs(patterns: Iterable[str | os.PathLike]) -> tuple[list[Path], li
 
 
 def _settings(recipe: Recipe, seed: int | None, variations: int | None, device: str | None,
-              weights: Any) -> Recipe:
+              weights: Any, precision: str | None = None, compile: bool | None = None) -> Recipe:
     changes: list[tuple[tuple, Any]] = []
+    if precision is not None:
+        changes.append((("precision",), str(precision)))
+    if compile is not None:
+        changes.append((("compile",), bool(compile)))
     if seed is not None:
         changes.append((("seed",), int(seed)))
     if variations is not None:
@@ -129,6 +134,8 @@ def run_recipe(
     variations: int | None = None,
     device: str | None = None,
     weights: Any = None,
+    precision: str | None = None,
+    compile: bool | None = None,
     overrides: Iterable[str] = (),
     dry_run: bool = False,
     overwrite: bool = False,
@@ -155,7 +162,7 @@ def run_recipe(
         recipe = load_recipe(recipe, overrides)
     elif overrides:
         recipe = override(recipe, list(overrides))
-    recipe = _settings(recipe, seed, variations, device, weights)
+    recipe = _settings(recipe, seed, variations, device, weights, precision, compile)
     patterns = list(inputs) if inputs is not None else list(recipe.inputs)
     if not patterns:
         raise RecipeError(f"{recipe.path}: no inputs: give --input (files, globs or folders) or `input:` in the recipe")
@@ -166,6 +173,7 @@ def run_recipe(
     env = Env(out_dir=out, device=recipe.device, dry_run=dry_run, step_progress=progress, engine=engine,
               geometry_factory=lambda: geometry_for(recipe.weights), overwrite=overwrite,
               skip_existing=skip_existing, protected=protected)
+    recording_token = start_recording(env.timings)  # stage times marked deep inside (coarse, c2f, analyse)
     # names that would leave the output folder stop the run before any model or audio work
     if not dry_run:
         manifest_path(out, recipe, run_id)
@@ -178,7 +186,8 @@ def run_recipe(
     elif not dry_run:
         with env.timed("resolve weights"):
             paths = resolve_weights(recipe.weights)  # offline and uncached: stops here, before audio
-        env.engine_factory = functools.partial(VampNetEngine, paths, recipe.device)
+        env.engine_factory = functools.partial(VampNetEngine, paths, recipe.device, precision=recipe.precision,
+                                               compile=recipe.compile)
         if executor_name(executor) == "local":
             env.engine  # noqa: B018 - load the models now: a bad checkpoint stops before any audio work
             checkpoints = dict(env.engine.checkpoints)
@@ -207,9 +216,11 @@ def run_recipe(
             failures.append(Failure(str(path), outcome.error))
 
     env.timings["total"] = time.perf_counter() - started
+    stop_recording(recording_token)
     manifest = build_manifest(recipe, device=str(getattr(env.loaded_engine, "device", recipe.device)),
                               dry_run=dry_run, checkpoints=checkpoints, inputs=records, timings=env.timings,
                               run_id=run_id)
+    manifest["stages"] = {k: round(v, 4) for k, v in stage_table(env.timings).items()}
     written = manifest_error = None
     if not dry_run:
         manifest["outputs"] = [str(p) for p in outputs]

@@ -40,7 +40,8 @@ from .schema import (
 )
 
 TOP_LEVEL_KEYS = ("name", "description", "weights", "input", "output", "seed", "variations",
-                  "device", "mask", "sampling", "c2f", "analysis", "pipeline")
+                  "device", "precision", "compile", "mask", "sampling", "c2f", "analysis", "pipeline")
+PRECISIONS = ("fp32", "bf16", "fp16", "auto")  # vampkit.precision.PRECISIONS
 WEIGHT_KEYS = ("coarse", "c2f", "codec")
 ANALYSIS_KEYS = ("beat_tracker", "onset_detector", "options", "cache")  # vampkit.analysis.analyses_for
 
@@ -490,6 +491,14 @@ def _section(cls: type, value: Any, path: Path, src: SourceMap, base: Any = None
     return built
 
 
+def _precision(value: Any, src: SourceMap) -> str:
+    """The recipe's ``precision``: one of ``PRECISIONS``."""
+    precision = expect_type(value, ("precision",), src, str, "one of " + ", ".join(PRECISIONS))
+    if precision not in PRECISIONS:
+        raise src.error(("precision",), f"expected one of {', '.join(PRECISIONS)}, got {precision!r}")
+    return precision
+
+
 def expect_type(value: Any, path: Path, src: SourceMap, kind: type | tuple, label: str) -> Any:
     """``value`` when it is a ``kind`` (a bool never passes for a number), else a ``file:line:col`` error."""
     if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
@@ -711,6 +720,8 @@ def recipe_from_data(data: Any, src: SourceMap, *, default_name: str = "recipe")
     variations = attempt(_integer, data, "variations", 1, 1, MAX_VARIATIONS, src, default=1)
     device = attempt(expect_type, data.get("device", "auto"), ("device",), src, str,
                      "a device name (auto, cpu, cuda, mps)", default="auto")
+    precision = attempt(_precision, data.get("precision", "fp32"), src, default="fp32")
+    compiled = attempt(expect_type, data.get("compile", False), ("compile",), src, bool, "true or false", default=False)
     output = attempt(_section, OutputSpec, data.get("output"), ("output",), src, default=OutputSpec())
     with problems.collect():
         _template(output, src)
@@ -726,7 +737,7 @@ def recipe_from_data(data: Any, src: SourceMap, *, default_name: str = "recipe")
     problems.raise_any()
     recipe = Recipe(
         name=name, description=description, weights=weights, inputs=inputs, output=output, seed=seed,
-        variations=variations, device=device, mask=mask, sampling=sampling, c2f=c2f,
+        variations=variations, device=device, precision=precision, compile=compiled, mask=mask, sampling=sampling, c2f=c2f,
         analysis=analysis, pipeline=pipeline, data=copy.deepcopy(dict(data)), source=src,
     )
     for spec in recipe.pipeline:

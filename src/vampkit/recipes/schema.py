@@ -68,6 +68,8 @@ class Recipe:
     seed: int
     variations: int
     device: str
+    precision: str  # fp32 | bf16 | fp16 | auto (vampkit.precision)
+    compile: bool  # torch.compile the transformer layers and the codec's Snake
     mask: Any  # a vampkit.MaskGenerator
     sampling: SamplingSettings
     c2f: SamplingSettings

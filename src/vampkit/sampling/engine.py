@@ -71,13 +71,15 @@ def sample_codes(model: TokenModel, codes: torch.Tensor, mask: Mask | torch.Tens
                 progress(step + 1, settings.steps)
         return codes.clone()
     gens = _generators(generator, batch, device)
+    # a model's own no-check entry point: the grid is checked above, once, not every step
+    logits_of = getattr(model, "sampling_logits", model.logits)
 
     with torch.no_grad():
         sampled = current
         for step in range(settings.steps):
             grid = torch.cat([cond, current.view(batch, n_frames, n_pred).transpose(1, 2)], dim=1)
             with autocast_context(device, autocast):
-                logits = model.logits(grid)
+                logits = logits_of(grid)
             logits = logits.float().permute(0, 2, 1, 3).reshape(batch, n_frames * n_pred, vocab)
             sampled, chosen_p = _draw(logits, step, settings, gens)
 
@@ -86,7 +88,7 @@ def sample_codes(model: TokenModel, codes: torch.Tensor, mask: Mask | torch.Tens
             chosen_p = torch.where(masked, chosen_p, torch.inf)
 
             k = num_to_mask(step, settings.steps, n_start, masked.sum(dim=-1))
-            r = step_progress(step, settings.steps, device)
+            r = step_progress(step, settings.steps)  # a CPU scalar: no host-device traffic per step
             tau = settings.mask_temperature * (1 - r)
             confidence = torch.log(chosen_p) + tau * _gumbel(chosen_p, gens)
             ranked = torch.cat([confidence.sort(dim=-1).values, torch.full_like(confidence[:, :1], torch.inf)], dim=-1)

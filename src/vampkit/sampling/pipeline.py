@@ -9,6 +9,7 @@ from ..errors import ParameterError
 from ..mask import Mask
 from ..models.base import TokenModel
 from ..prompt import Prompt
+from ..timing import timed
 from .engine import Generators, Progress, _model_device, sample_codes
 from .settings import SamplingSettings
 
@@ -123,12 +124,14 @@ def vamp(coarse: TokenModel, c2f: TokenModel | None, prompt: Prompt, *,
         )
     mask = prompt.batched_mask().tensor
     gens = _shared(generator)
-    out = coarse_vamp(coarse, prompt.codes, mask, settings=coarse_settings, generator=gens,
-                      progress=progress, autocast=autocast)
+    with timed("coarse"):
+        out = coarse_vamp(coarse, prompt.codes, mask, settings=coarse_settings, generator=gens,
+                          progress=progress, autocast=autocast)
     if c2f is None:
         return out
-    return coarse_to_fine(c2f, out[:, : c2f.n_codebooks], mask[:, : c2f.n_codebooks], settings=c2f_settings,
-                          generator=gens, progress=progress, autocast=autocast)
+    with timed("c2f"):
+        return coarse_to_fine(c2f, out[:, : c2f.n_codebooks], mask[:, : c2f.n_codebooks], settings=c2f_settings,
+                              generator=gens, progress=progress, autocast=autocast)
 
 
 def vamp_steps(coarse: TokenModel, c2f: TokenModel | None, n_frames: int, *,

@@ -28,7 +28,8 @@ def num_to_mask(step: int, steps: int, n_start: torch.Tensor, n_masked: torch.Te
     ``floor(gamma(r) * n_start)``, then (except at the last step) clamped to
     ``[1, n_masked - 1]`` so each step commits at least one token and leaves at least one.
     """
-    k = torch.floor(gamma(step_progress(step, steps, n_start.device)) * n_start).long()
+    # the schedule is a CPU scalar (no device transfer per step); the product lands on n_start's device
+    k = torch.floor(gamma(step_progress(step, steps)) * n_start).long()
     if step != steps - 1:
         k = torch.clamp(torch.minimum(n_masked - 1, k), min=1)
     return k
