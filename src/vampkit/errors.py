@@ -52,3 +52,7 @@ class CodecError(VampkitError):
 
 class AnalysisError(VampkitError):
     """An analysis (beats, onsets) could not be computed."""
+
+
+class TrainingError(VampkitError):
+    """A training run cannot go on (a non-finite loss, nothing to resume, a bad output folder)."""
