@@ -1,0 +1,5 @@
+"""``python -m vampkit`` (and ``torchrun ... -m vampkit train``): the command line."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,92 @@
+"""LoRA fine-tuning: only the factors move; the LoRA file on the base gives the fine-tuned model."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _train_helpers import TINY_MODEL, VOCAB, random_tokens, recipe_text, tiny_codec, weights_of  # noqa: E402
+
+from vampkit import CheckpointError, VampNet  # noqa: E402
+from vampkit.codecs import load_codec  # noqa: E402
+from vampkit.models.lora_file import apply_lora, load_with_lora, read_lora  # noqa: E402
+from vampkit.training import loads_train_recipe, train  # noqa: E402
+
+UPSTREAM_MAIN_KWARGS = {"n_heads", "n_layers", "r_cond_dim", "n_codebooks", "n_conditioning_codebooks", "latent_dim",
+                        "embedding_dim", "vocab_size", "flash_attn", "noise_mode", "dropout", "ctrl_dims",
+                        "cfg_dropout_prob", "cond_dim"}
+
+
+@pytest.fixture(scope="module")
+def finetuned(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lora")
+    codec, info = tiny_codec(root)
+    tokens = random_tokens(root, info, {"a": 40, "b": 33})
+    base = VampNet.from_kwargs(dict(TINY_MODEL, vocab_size=VOCAB))
+    with torch.no_grad():  # a base with non-zero factors, as published checkpoints have
+        for name, param in base.named_parameters():
+            if name.endswith("lora_B"):
+                param.normal_(0, 0.05, generator=torch.Generator().manual_seed(1))
+    base.save(root / "base.pth")
+    text = recipe_text(codec, tokens, model={"kwargs": None, "checkpoint": str(root / "base.pth")}, lora=True,
+                       steps=3, optimizer={"schedule": "constant", "lr": 0.01, "warmup": 0})
+    result = train(loads_train_recipe(text), root / "run", progress=False)
+    return {"root": root, "codec": codec, "base": root / "base.pth", "result": result}
+
+
+def test_lora_defaults_are_upstreams(finetuned):
+    recipe = loads_train_recipe(recipe_text(finetuned["codec"], "t", lora=True))
+    assert (recipe.lr, recipe.warmup, recipe.optimizer.schedule) == (1e-4, 500, "noam")
+    full = loads_train_recipe(recipe_text(finetuned["codec"], "t"))
+    assert (full.warmup, full.optimizer.factor, full.optimizer.grad_clip, full.optimizer.label_smoothing) == \
+        (10000, 2.0, 5.0, 0.1)
+
+
+def test_only_lora_tensors_change(finetuned):
+    before = weights_of(finetuned["base"])
+    after = weights_of(finetuned["result"].checkpoint / "vampnet" / "weights.pth")
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.endswith((".lora_A", ".lora_B")) for k in changed)
+
+
+def test_lora_file_on_the_base_reproduces_the_finetuned_logits(finetuned):
+    tables = load_codec(str(finetuned["codec"])).codebook_tables()
+    full = VampNet.load(finetuned["result"].checkpoint / "vampnet" / "weights.pth", tables)
+    lora_path = finetuned["result"].lora
+    assert set(read_lora(lora_path)) == {k for k in full.state_dict() if k.endswith((".lora_A", ".lora_B"))}
+    on_base = load_with_lora(finetuned["base"], lora_path, tables)
+    codes = torch.randint(0, VOCAB + 1, (2, 4, 20), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.allclose(full.logits(codes), on_base.logits(codes), atol=1e-6, rtol=0)
+        assert not torch.allclose(full.logits(codes), VampNet.load(finetuned["base"], tables).logits(codes), atol=1e-4)
+
+
+def test_saved_full_checkpoint_has_upstreams_layout(finetuned):
+    payload = torch.load(finetuned["result"].checkpoint / "vampnet" / "weights.pth", weights_only=True)
+    assert set(payload) == {"state_dict", "metadata"}
+    assert set(payload["metadata"]) == {"kwargs"} and set(payload["metadata"]["kwargs"]) == UPSTREAM_MAIN_KWARGS
+    assert payload["metadata"]["kwargs"]["flash_attn"] is False
+    assert len(payload["state_dict"]) == 1 * 18 + 1 + 7
+
+
+def test_lora_file_that_does_not_fit_names_keys_and_shapes(finetuned, tmp_path):
+    factors = read_lora(finetuned["result"].lora)
+    key = next(iter(factors))
+    bad = dict(factors, **{key: torch.zeros(3, 3)})
+    model = VampNet.load(finetuned["base"])
+    with pytest.raises(CheckpointError, match=r"wrong shapes .*file \(3, 3\) vs model"):
+        apply_lora(model, bad, source="bad.pth")
+    torch.save({"transformer.norm.weight": torch.ones(16)}, tmp_path / "not-lora.pth")
+    with pytest.raises(CheckpointError, match="no '\\*.lora_A'"):
+        read_lora(tmp_path / "not-lora.pth")
+
+
+def test_incompatible_base_checkpoint_names_the_keys(finetuned, tmp_path):
+    other = VampNet.from_kwargs(dict(TINY_MODEL, vocab_size=VOCAB, embedding_dim=32))
+    other.save(tmp_path / "wide.pth")
+    with pytest.raises(CheckpointError, match="wrong shapes"):
+        load_with_lora(tmp_path / "wide.pth", finetuned["result"].lora)
