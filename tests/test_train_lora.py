@@ -90,3 +90,47 @@ def test_incompatible_base_checkpoint_names_the_keys(finetuned, tmp_path):
     other.save(tmp_path / "wide.pth")
     with pytest.raises(CheckpointError, match="wrong shapes"):
         load_with_lora(tmp_path / "wide.pth", finetuned["result"].lora)
+
+
+def test_recipe_weights_entry_vamps_with_a_lora_file(tmp_path, monkeypatch):
+    """End to end: fine-tune a coarse model with LoRA, then vamp through a recipe `weights:` entry."""
+    import json
+
+    from helpers_models import write_tiny_set
+
+    from vampkit.examples import write_groove
+    from vampkit.pipeline import run_recipe
+    from vampkit.pipeline.engine import VampNetEngine
+    from vampkit.recipes import loads_recipe
+    from vampkit.training.tokens import CodecInfo, write_tokens
+    from vampkit.weights import resolve_weights
+
+    monkeypatch.setenv("VAMPKIT_CACHE", str(tmp_path / "cache"))
+    paths = write_tiny_set(tmp_path)
+    codec = load_codec(paths["codec"])
+    info = CodecInfo.of(codec)
+    write_tokens(tmp_path / "tok", info, {"x": torch.randint(0, 128, (14, 40), generator=torch.Generator().manual_seed(0))})
+    text = recipe_text(Path(paths["codec"]), tmp_path / "tok", model={"kwargs": None, "checkpoint": paths["coarse"]},
+                       lora=True, steps=2, optimizer={"schedule": "constant", "lr": 0.01, "warmup": 0})
+    result = train(loads_train_recipe(text), tmp_path / "run", progress=False)
+    recipe = loads_recipe(
+        "weights: {coarse: %s, c2f: %s, codec: %s, coarse_lora: %s}\nmask: {periodic: {period: 3}}\n"
+        "sampling: {steps: 2}\nc2f: {steps: 1}\n" % (paths["coarse"], paths["c2f"], paths["codec"], result.lora))
+    assert recipe.weights.lora == {"coarse": str(result.lora)}
+    engine = VampNetEngine(resolve_weights(f"{paths['coarse']},{paths['c2f']},{paths['codec']}"), "cpu",
+                           recipe.weights.lora)
+    tuned = VampNet.load(result.checkpoint / "vampnet" / "weights.pth", codec.codebook_tables())
+    codes = torch.randint(0, 129, (1, 4, 12), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.allclose(engine.coarse.logits(codes), tuned.logits(codes), atol=1e-6, rtol=0)
+    groove = write_groove(tmp_path / "groove.wav", seconds=1.0, bpm=120)
+    run = run_recipe(recipe, [str(groove)], tmp_path / "out", device="cpu")
+    assert run.ok, run.failures
+    assert "coarse_lora" in json.loads(run.manifest_path.read_text())["checkpoints"]
+
+
+def test_weights_entry_takes_a_preset_with_lora_files():
+    from vampkit.recipes import loads_recipe
+
+    recipe = loads_recipe("weights: {preset: vampnet, c2f_lora: /x/lora.pth}\nmask: {periodic: {period: 3}}\n")
+    assert recipe.weights.preset == "vampnet" and recipe.weights.lora == {"c2f": "/x/lora.pth"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -103,19 +103,22 @@ TARGET_LUFS = -24.0  # upstream encodes at -24 LUFS and restores the input loudn
 class VampNetEngine:
     """Codec + coarse + coarse-to-fine VampNet models, with the vampkit sampler."""
 
-    def __init__(self, weights: Any, device: str = "auto") -> None:
+    def __init__(self, weights: Any, device: str = "auto", lora: Mapping[str, str] | None = None) -> None:
         from ..codecs import load_codec
         from ..device import resolve_device
-        from ..models import VampNet
+        from ..models.lora_file import load_with_lora
 
         self.device = resolve_device(device)
         self.codec = load_codec(str(weights.codec), device=self.device)
         tables = self.codec.codebook_tables()
-        self.coarse = VampNet.load(str(weights.coarse), tables, self.device)
-        self.c2f = VampNet.load(str(weights.c2f), tables, self.device) if weights.c2f is not None else None
+        lora = dict(lora or {})
+        self.coarse = load_with_lora(str(weights.coarse), lora.get("coarse"), tables, self.device)
+        self.c2f = load_with_lora(str(weights.c2f), lora.get("c2f"), tables, self.device) \
+            if weights.c2f is not None else None
         self.geometry = geometry_of(self.codec)
         self.checkpoints = {k: str(v) for k, v in
-                            (("coarse", weights.coarse), ("c2f", weights.c2f), ("codec", weights.codec)) if v is not None}
+                            (("coarse", weights.coarse), ("c2f", weights.c2f), ("codec", weights.codec),
+                             ("coarse_lora", lora.get("coarse")), ("c2f_lora", lora.get("c2f"))) if v is not None}
         self._loudness: float | None = None
 
     def encode(self, audio: torch.Tensor, sample_rate: int) -> torch.Tensor:

@@ -156,7 +156,7 @@ def run_recipe(
     elif not dry_run:
         with env.timed("resolve weights"):
             paths = resolve_weights(recipe.weights)  # offline and uncached: stops here, before audio
-        env.engine_factory = lambda: VampNetEngine(paths, recipe.device)
+        env.engine_factory = lambda: VampNetEngine(paths, recipe.device, recipe.weights.lora)
         env.engine  # noqa: B018 - load the models now: a bad checkpoint stops before any audio work
         checkpoints = dict(env.engine.checkpoints)
     if dry_run and engine is None:

@@ -37,6 +37,7 @@ from .schema import (
 TOP_LEVEL_KEYS = ("name", "description", "weights", "input", "output", "seed", "variations",
                   "device", "mask", "sampling", "c2f", "analysis", "pipeline")
 WEIGHT_KEYS = ("coarse", "c2f", "codec")
+LORA_KEYS = ("coarse_lora", "c2f_lora")  # LoRA-only files (vampkit train's lora.pth) on top
 ANALYSIS_KEYS = ("beat_tracker", "onset_detector", "options", "cache")  # vampkit.analysis.analyses_for
 def _shipped_dir() -> FsPath:
     """The shipped recipes: the checkout's ``recipes/`` (editable install), else the copy a
@@ -256,15 +257,22 @@ def _weights(value: Any, src: SourceMap) -> WeightsSpec:
         return WeightsSpec()
     if isinstance(value, str):
         return WeightsSpec(preset=value)
-    data = _check_mapping(value, path, src, "checkpoint paths (coarse, c2f, codec)")
+    data = _check_mapping(value, path, src, "checkpoint paths (coarse, c2f, codec) or a preset, and LoRA files")
     for key in data:
-        if key not in WEIGHT_KEYS:
-            raise _unknown_key(key, WEIGHT_KEYS, path, src)
+        if key not in WEIGHT_KEYS + LORA_KEYS + ("preset",):
+            raise _unknown_key(key, WEIGHT_KEYS + LORA_KEYS + ("preset",), path, src)
+    lora = {k: _relative(_expect(data[k], path + (k,), src, str, "a LoRA file path"), path + (k,), src)
+            for k in LORA_KEYS if k in data}
+    if "preset" in data:
+        extra = [k for k in WEIGHT_KEYS if k in data]
+        if extra:
+            raise src.error(path + (extra[0],), "give a preset or checkpoint paths, not both", key=True)
+        return WeightsSpec(preset=_expect(data["preset"], path + ("preset",), src, str, "a preset name"), **lora)
     for key in WEIGHT_KEYS:
         if key not in data:
             raise src.error(path, f"missing key '{key}' (explicit weights need coarse, c2f and codec paths)")
         _expect(data[key], path + (key,), src, str, "a file path")
-    return WeightsSpec(preset=None, **{k: _relative(data[k], path + (k,), src) for k in WEIGHT_KEYS})
+    return WeightsSpec(preset=None, **{k: _relative(data[k], path + (k,), src) for k in WEIGHT_KEYS}, **lora)
 
 
 def _inputs(value: Any, src: SourceMap) -> tuple[str, ...]:
