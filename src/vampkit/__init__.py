@@ -18,6 +18,7 @@ from .errors import (
     ParameterError,
     PluginError,
     RecipeError,
+    TrainingError,
     UnknownNameError,
     VampkitError,
     WeightsUnavailableError,
@@ -34,6 +35,7 @@ from .sampling import SamplingSettings, coarse_to_fine, sample, vamp
 from .weights import resolve_weights
 from .pipeline import RunResult, run_recipe
 from .recipes import Recipe, load_recipe
+from .training import encode_dataset, train
 
 __version__ = "0.1.0"
 
@@ -49,6 +51,9 @@ __all__ = [
     "run_recipe",
     "vamp",
     "sample",
+    "train",
+    "encode_dataset",
+    "TrainingError",
     "resolve_weights",
     "resolve_device",
     "coarse_to_fine",
