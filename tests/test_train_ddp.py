@@ -37,6 +37,8 @@ def _rank(rank: int, port: int, text: str, out: str, errors) -> None:  # noqa: A
         train(loads_train_recipe(text), out, progress=False, device="cpu")
     except BaseException:  # noqa: BLE001 - reported to the parent
         errors.put(f"rank {rank}: {traceback.format_exc()}")
+        errors.close()
+        errors.join_thread()  # flush before the hard exit
         os._exit(1)
     os._exit(0)
 

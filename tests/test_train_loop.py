@@ -16,8 +16,11 @@ from _train_helpers import random_tokens, recipe_text, tiny_codec, weights_of  #
 from vampkit import VampNet  # noqa: E402
 from vampkit.codecs import load_codec  # noqa: E402
 from vampkit.errors import RecipeError, TrainingError  # noqa: E402
-from vampkit.training import loads_train_recipe, train  # noqa: E402
-from vampkit.training import checkpoints  # noqa: E402
+from vampkit.training import (  # noqa: E402
+    checkpoints,
+    loads_train_recipe,
+    train,
+)
 from vampkit.training.tokens import write_tokens  # noqa: E402
 
 
@@ -137,7 +140,7 @@ def test_a_finished_run_is_not_overwritten_without_resume(setup, tmp_path):
 
 
 def test_tokens_of_another_codec_are_refused_naming_both_values(setup, tmp_path):
-    other, info = tiny_codec(tmp_path, vocab=64)
+    _, info = tiny_codec(tmp_path, vocab=64)
     tokens = random_tokens(tmp_path, info, {"x": 40})
     text = recipe_text(setup["codec"], tokens)
     with pytest.raises(Exception, match="codebook_size 64.*has 32"):
@@ -157,3 +160,54 @@ def test_recipe_errors_point_at_the_line(setup):
     data["masks"] = [{"weight": 1, "mask": {"periodic": {"perod": 3}}}]
     with pytest.raises(RecipeError, match=r"masks\.0\.mask\.periodic\.perod"):
         loads_train_recipe(yaml.safe_dump(data))
+
+
+def test_docs_recipe_trains_with_a_plugin_mask_in_the_mixture(setup, tmp_path):
+    """docs/training.md's recipe (model and data swapped for tiny ones) with an in-process plugin."""
+    import re
+    import types
+
+    import attrs
+
+    import vampkit
+    from vampkit import plugins
+
+    @attrs.frozen
+    class Mine:
+        """Keep the lowest `depth` codebooks of every fourth frame."""
+
+        name = "my-plugin-mask"
+        depth: int = vampkit.param(1, doc="codebooks kept")
+
+        def __call__(self, ctx):
+            mask = ctx.full()
+            mask[: self.depth, ::4] = False
+            return vampkit.Mask(mask)
+
+    module = types.ModuleType("train_notebook")
+    module.register_masks = vampkit.hookimpl(lambda register: register(Mine))
+    name = plugins.register_plugin(module, name="train-notebook")
+    try:
+        doc = (Path(__file__).parent.parent / "docs" / "training.md").read_text()
+        data = yaml.safe_load(re.search(r"```yaml\n(name: lora-coarse.*?)```", doc, re.S).group(1))
+        assert [e.get("name") for e in data["masks"]] == [None, None, "mine"]
+        tiny = yaml.safe_load(recipe_text(setup["codec"], setup["tokens"]))
+        data.update(model=tiny["model"], data={"train": str(setup["tokens"]), "validation_split": 0.4},
+                    lora=False, steps=2, validate_every=2, checkpoint_every=2, validation_items=2,
+                    tensorboard=False, batch_size=4)
+        result = train(loads_train_recipe(yaml.safe_dump(data)), tmp_path / "run", progress=False)
+    finally:
+        plugins.unregister_plugin(name)
+    assert set(result.validation) == {"random", "periodic", "mine"}
+    assert result.validation["mine"]["masked_tokens"] > 0
+
+
+def test_c2f_model_trains_and_saves_in_upstreams_layout(tmp_path):
+    codec, info = tiny_codec(tmp_path, n_codebooks=6)
+    tokens = random_tokens(tmp_path, info, {"a": 30})
+    text = recipe_text(codec, tokens, steps=1, model={"kwargs": {"n_heads": 2, "n_layers": 1, "n_codebooks": 6,
+                                                                 "n_conditioning_codebooks": 2, "embedding_dim": 16}})
+    result = train(loads_train_recipe(text), tmp_path / "run", progress=False)
+    payload = torch.load(result.checkpoint / "vampnet" / "weights.pth", weights_only=True)
+    assert payload["metadata"]["kwargs"]["n_conditioning_codebooks"] == 2
+    assert payload["state_dict"]["classifier.layers.0.bias"].shape == (4 * 32,)

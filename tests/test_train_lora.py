@@ -9,7 +9,14 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _train_helpers import TINY_MODEL, VOCAB, random_tokens, recipe_text, tiny_codec, weights_of  # noqa: E402
+from _train_helpers import (  # noqa: E402
+    TINY_MODEL,
+    VOCAB,
+    random_tokens,
+    recipe_text,
+    tiny_codec,
+    weights_of,
+)
 
 from vampkit import CheckpointError, VampNet  # noqa: E402
 from vampkit.codecs import load_codec  # noqa: E402
@@ -114,8 +121,8 @@ def test_recipe_weights_entry_vamps_with_a_lora_file(tmp_path, monkeypatch):
                        lora=True, steps=2, optimizer={"schedule": "constant", "lr": 0.01, "warmup": 0})
     result = train(loads_train_recipe(text), tmp_path / "run", progress=False)
     recipe = loads_recipe(
-        "weights: {coarse: %s, c2f: %s, codec: %s, coarse_lora: %s}\nmask: {periodic: {period: 3}}\n"
-        "sampling: {steps: 2}\nc2f: {steps: 1}\n" % (paths["coarse"], paths["c2f"], paths["codec"], result.lora))
+        f"weights: {{coarse: {paths['coarse']}, c2f: {paths['c2f']}, codec: {paths['codec']}, "
+        f"coarse_lora: {result.lora}}}\nmask: {{periodic: {{period: 3}}}}\nsampling: {{steps: 2}}\nc2f: {{steps: 1}}\n")
     assert recipe.weights.lora == {"coarse": str(result.lora)}
     engine = VampNetEngine(resolve_weights(f"{paths['coarse']},{paths['c2f']},{paths['codec']}"), "cpu",
                            recipe.weights.lora)

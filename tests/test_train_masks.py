@@ -74,7 +74,7 @@ def test_conditioning_codebooks_are_never_masked(seed, n_cond):
 
 def test_mixture_draws_each_family_at_its_weight():
     weights = [0.2, 0.3, 0.5]
-    mixture = build_mixture([{"weight": w, "mask": {"periodic": {"period": p}}} for w, p in zip(weights, (3, 5, 7))])
+    mixture = build_mixture([{"weight": w, "mask": {"periodic": {"period": p}}} for w, p in zip(weights, (3, 5, 7), strict=True)])
     n = 20000
     families = mixture.families(n, generator_for(1234))
     for index, weight in enumerate(weights):

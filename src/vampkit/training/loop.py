@@ -149,6 +149,7 @@ class _Run:
         if not resume and run_file.is_file():
             raise TrainingError(f"output folder '{out}' already holds a training run: pass --resume to continue "
                                 f"it, or choose a new folder")
+        self.dist.barrier()  # every process has looked before rank 0 writes
         if self.dist.is_main:
             out.mkdir(parents=True, exist_ok=True)
             ckpt.remove_partials(out)
