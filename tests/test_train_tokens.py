@@ -11,6 +11,8 @@ import pytest
 import soundfile
 import torch
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _train_helpers import tiny_codec  # noqa: E402
@@ -112,3 +114,25 @@ def test_cli_encodes_a_folder(folder, tmp_path):
                                       "--codec", str(folder["codec_path"]), "-q"])
     assert result.exit_code == 0, result.output
     assert "2 encoded, 0 already done, 1 skipped" in result.output
+
+
+@settings(max_examples=30, deadline=None)
+@given(lengths=st.lists(st.integers(1, 90), min_size=1, max_size=4), n_frames=st.integers(1, 60),
+       seed=st.integers(0, 2**31))
+def test_excerpts_lie_inside_files_long_enough(tmp_path_factory, lengths, n_frames, seed):
+    from vampkit.training.tokens import CodecInfo
+
+    info = CodecInfo("lac", 44100, 768, 2, 16, "0" * 64)
+    root = tmp_path_factory.mktemp("tok")
+    write_tokens(root / "t", info, {f"f{i}": torch.randint(0, 16, (2, n)) for i, n in enumerate(lengths)})
+    data = TokenDataset.open(root / "t")
+    if max(lengths) < n_frames:
+        with pytest.raises(DatasetError, match="no file is as long"):
+            ExcerptSampler(data, n_frames, 2)
+        return
+    sampler = ExcerptSampler(data, n_frames, 2, loudness_cutoff=-30.0)
+    g = torch.Generator().manual_seed(seed)
+    picks = [sampler.draw(g) for _ in range(5)]
+    for index, start in picks:
+        assert data.files[index].n_frames >= n_frames and 0 <= start <= data.files[index].n_frames - n_frames
+    assert sampler.codes(picks).shape == (5, 2, n_frames)

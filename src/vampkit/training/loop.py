@@ -15,6 +15,7 @@ import csv
 import json
 import math
 import os
+import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -175,6 +176,9 @@ class _Run:
             check_codec(val_set.codec, self.codec, f"token folder '{spec.validation}'", label)
         elif spec.validation_split is not None:
             train_set, val_set = train_set.split(spec.validation_split)
+        if val_set is None and self.recipe.validation_items > 0 and self.dist.is_main:
+            print(f"{self.recipe.name}: no validation data (data.validation or data.validation_split): "
+                  f"validation is off", file=sys.stderr)
         return train_set, (val_set if self.recipe.validation_items > 0 else None)
 
     def _tensorboard(self) -> Any:
