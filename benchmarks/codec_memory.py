@@ -72,10 +72,10 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--encoder-dim", type=int, help="narrower than published, to fit long files on a CPU")
     parser.add_argument("--decoder-dim", type=int, help="narrower than published, to fit long files on a CPU")
-    parser.add_argument("--_child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--_child", dest="child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args._child:
-        ckpt, minutes, mode, chunk = args._child
+    if args.child:
+        ckpt, minutes, mode, chunk = args.child
         print(json.dumps(measure(ckpt, float(minutes), mode, float(chunk))))
         return
     with tempfile.TemporaryDirectory() as tmp:

@@ -26,7 +26,7 @@ class FillEngine:
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         return (codes[:, :1].float() / self.geometry.codebook_size).repeat_interleave(self.geometry.hop_length, -1) * 0.1
 
-    def vamp(self, prompt, *, coarse, c2f, generator, progress=None):  # noqa: ANN001
+    def vamp(self, prompt, *, coarse, c2f, generator, progress=None):
         self.calls.append((prompt.n_frames, prompt.kept_fraction()))
         generators = generator if isinstance(generator, list) else [generator]
         assert len(generators) in (1, prompt.batch_size)

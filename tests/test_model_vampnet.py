@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import os
 import pickle
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
-from helpers_models import C2F, COARSE, perturbed_state, reference_logits, tables, write_tiny  # noqa: E402
-
-from vampkit import CheckpointError, Mask, ParameterError, TokenModel, VampNet, WeightsUnavailableError, plugins  # noqa: E402
-from vampkit.models import relative_position_buckets  # noqa: E402
+from helpers_models import C2F, COARSE, perturbed_state, reference_logits, tables, write_tiny
+from vampkit import CheckpointError, Mask, ParameterError, TokenModel, VampNet, WeightsUnavailableError, plugins
+from vampkit.models import relative_position_buckets
 
 UPSTREAM_MAIN_KWARGS = {"n_heads", "n_layers", "r_cond_dim", "n_codebooks", "n_conditioning_codebooks", "latent_dim",
                         "embedding_dim", "vocab_size", "flash_attn", "noise_mode", "dropout", "ctrl_dims",

@@ -4,6 +4,7 @@ stages, techniques, naming, manifest, batch failures. Not a test of model output
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -122,9 +123,7 @@ def test_windowed_vamp_keeps_every_prompt_token_and_covers_the_grid(n_frames, wi
     g = torch.Generator().manual_seed(seed)
     codes = torch.randint(0, TINY.codebook_size, (1, TINY.n_codebooks, n_frames), generator=g)
     mask = vampkit.Mask(torch.rand(TINY.n_codebooks, n_frames, generator=g) < 0.6)
-    engine = FillEngine()
-    env = Env(out_dir=__import__("pathlib").Path("."))
-    env._engine = engine
+    env = Env(out_dir=Path("."), engine_factory=FillEngine)
     stage = WindowedVamp(window=window, overlap=window * overlap_part)
     spans = stage.windows(n_frames, env)
     assert spans[0][0] == 0 and spans[-1][1] == n_frames
@@ -139,8 +138,7 @@ def test_windowed_vamp_keeps_every_prompt_token_and_covers_the_grid(n_frames, wi
        context=st.floats(0.05, 2.0))
 def test_continue_keeps_the_input_tokens_as_they_were(n_frames, seconds, times, context):
     codes = torch.randint(0, TINY.codebook_size, (1, TINY.n_codebooks, n_frames))
-    env = Env(out_dir=__import__("pathlib").Path("."))
-    env._engine = FillEngine()
+    env = Env(out_dir=Path("."), engine_factory=FillEngine)
     (out,) = Continue(seconds=seconds, times=times, context=context)([_state(codes)], env)
     added = times * int(np.ceil(seconds * TINY.frame_rate))
     assert out.out_codes.shape[-1] == n_frames + added

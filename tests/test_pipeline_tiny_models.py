@@ -9,8 +9,6 @@ import pytest
 import soundfile
 import torch
 
-from helpers_models import write_tiny_set
-from vampkit.examples import write_groove
 from vampkit.pipeline import run_recipe
 from vampkit.recipes import load_recipe, shipped_recipes
 
@@ -24,22 +22,11 @@ PER_RECIPE = {
 }
 
 
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    root = tmp_path_factory.mktemp("weights")
-    return write_tiny_set(root)
-
-
-@pytest.fixture(scope="module")
-def groove(tmp_path_factory):
-    return write_groove(tmp_path_factory.mktemp("in") / "groove.wav", seconds=1.5, bpm=120)
-
-
 @pytest.mark.parametrize("name", shipped_recipes())
-def test_shipped_recipe_runs_end_to_end(name, weights, groove, tmp_path, monkeypatch):
+def test_shipped_recipe_runs_end_to_end(name, tiny_weights, groove, tmp_path, monkeypatch):
     monkeypatch.setenv("VAMPKIT_CACHE", str(tmp_path / "cache"))
     recipe = load_recipe(name, FAST + PER_RECIPE.get(name, []))
-    result = run_recipe(recipe, [str(groove)], tmp_path / "out", weights=weights, variations=2, device="cpu")
+    result = run_recipe(recipe, [str(groove)], tmp_path / "out", weights=tiny_weights, variations=2, device="cpu")
     assert result.ok, result.failures
     assert result.outputs and all(p.exists() and soundfile.info(str(p)).frames > 0 for p in result.outputs)
     manifest = json.loads(result.manifest_path.read_text())
@@ -48,15 +35,11 @@ def test_shipped_recipe_runs_end_to_end(name, weights, groove, tmp_path, monkeyp
     assert manifest["inputs"][0]["kept_fraction"] is not None
 
 
-def test_prompt_tokens_survive_into_the_output_codes(weights, groove, tmp_path):
-    from vampkit.pipeline.engine import VampNetEngine
+def test_prompt_tokens_survive_into_the_output_codes(tiny_engine, groove, tmp_path):
     from vampkit.pipeline.stages import Encode, Load, MaskStage, Vamp
     from vampkit.pipeline.state import Env, State
-    from vampkit.weights import resolve_weights
 
-    engine = VampNetEngine(resolve_weights(",".join(weights[k] for k in ("coarse", "c2f", "codec"))), "cpu")
-    env = Env(out_dir=tmp_path)
-    env._engine = engine
+    env = Env(out_dir=tmp_path, engine_factory=lambda: tiny_engine)
     for seed, overrides in enumerate([[], ["mask.any-of.0.periodic.period=3"], ["mask.any-of.1.codebooks.keep=1"]]):
         recipe = load_recipe("compress", FAST + overrides)
         states = [State(input=groove, recipe=recipe, seed=seed)]
@@ -68,15 +51,11 @@ def test_prompt_tokens_survive_into_the_output_codes(weights, groove, tmp_path):
         assert state.out_codes.shape == state.codes.shape
 
 
-def test_variations_sampled_together_equal_each_sampled_alone(weights, groove, tmp_path):
-    from vampkit.pipeline.engine import VampNetEngine
+def test_variations_sampled_together_equal_each_sampled_alone(tiny_engine, groove, tmp_path):
     from vampkit.pipeline.stages import Encode, Load, MaskStage, Vamp
     from vampkit.pipeline.state import Env, State
-    from vampkit.weights import resolve_weights
 
-    engine = VampNetEngine(resolve_weights(",".join(weights[k] for k in ("coarse", "c2f", "codec"))), "cpu")
-    env = Env(out_dir=tmp_path)
-    env._engine = engine
+    env = Env(out_dir=tmp_path, engine_factory=lambda: tiny_engine)
     recipe = load_recipe("loop-variation", FAST)
 
     def vamped(states):
@@ -90,3 +69,23 @@ def test_variations_sampled_together_equal_each_sampled_alone(weights, groove, t
         assert torch.equal(together[v].mask.tensor, alone.mask.tensor)
         assert torch.equal(together[v].out_codes, alone.out_codes)
     assert not torch.equal(together[0].out_codes, together[1].out_codes)  # variations do differ
+
+
+def test_step_progress_declares_the_steps_it_then_takes(tiny_weights, tmp_path):
+    """loop-variation on a grid longer than the c2f model's context: the c2f model runs once per
+    chunk, and each bar's declared total counts every chunk's steps."""
+    from vampkit.examples import write_groove
+
+    groove = write_groove(tmp_path / "long.wav", seconds=6.5, bpm=120)
+    bars: list[dict] = []
+
+    def progress(label, total):
+        bars.append({"label": label, "total": total, "done": 0})
+        return lambda n=1: bars[-1].__setitem__("done", bars[-1]["done"] + n)
+
+    recipe = load_recipe("loop-variation", ["sampling.steps=2", "c2f.steps=1"])
+    result = run_recipe(recipe, [str(groove)], tmp_path / "out", weights=tiny_weights, variations=1,
+                        device="cpu", progress=progress)
+    assert result.ok, result.failures
+    assert bars and all(bar["total"] == bar["done"] for bar in bars), bars
+    assert all(bar["total"] > recipe.sampling.steps + recipe.c2f.steps for bar in bars)  # several c2f chunks

@@ -320,3 +320,19 @@ def test_unregistering_forgets_the_generator(every_other_plugin):
 def test_registering_the_same_plugin_name_twice_is_an_error(every_other_plugin):
     with pytest.raises(vampkit.PluginError, match="notebook"):
         plugins.register_plugin(types.SimpleNamespace(), name="notebook")
+
+
+def test_a_mask_generator_class_without_call_is_refused():
+    @attrs.frozen
+    class NoCall:
+        name = "no-call"
+
+    module = types.ModuleType("no_call_notebook")
+    module.register_masks = vampkit.hookimpl(lambda register: register(NoCall))
+    name = plugins.register_plugin(module, name="no-call-notebook")
+    try:
+        with pytest.raises(vampkit.PluginError, match="'no-call' has no __call__"):
+            plugins.registered("masks")
+    finally:
+        if plugins.plugin_manager().has_plugin(name):
+            plugins.unregister_plugin(name)

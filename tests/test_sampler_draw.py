@@ -3,19 +3,14 @@ per position; every sampler guarantee holds with it."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).parent))
-from helpers_models import COARSE, tiny  # noqa: E402
-
-from vampkit import Mask, ParameterError, Prompt, SamplingSettings, sample  # noqa: E402
-from vampkit.sampling.engine import _inverse_cdf, _multinomial  # noqa: E402
+from helpers_models import COARSE, tiny
+from vampkit import Mask, ParameterError, Prompt, SamplingSettings, sample
+from vampkit.sampling.engine import _inverse_cdf, _multinomial
 
 MODEL = tiny(COARSE, seed=5)
 

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).parent))
-from helpers_models import COARSE, ToyModel, oracle, rowwise_random, tiny  # noqa: E402
-
-from vampkit import Mask, ParameterError, Prompt, SamplingSettings, sample  # noqa: E402
-from vampkit.sampling import masked_counts, num_to_mask, schedule, typical_filter  # noqa: E402
-from vampkit.sampling.engine import sample_codes  # noqa: E402
+from helpers_models import COARSE, ToyModel, oracle, rowwise_random, tiny
+from vampkit import Mask, ParameterError, Prompt, SamplingSettings, sample
+from vampkit.sampling import masked_counts, num_to_mask, schedule, typical_filter
+from vampkit.sampling.engine import sample_codes
 
 VOCAB = 16
 MODEL = tiny(COARSE, seed=5)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).parent))
-from helpers_models import C2F, COARSE, ToyModel, oracle, tiny  # noqa: E402
-
-from vampkit import Mask, ParameterError, Prompt, SamplingSettings, coarse_to_fine, vamp  # noqa: E402
+from helpers_models import C2F, COARSE, ToyModel, oracle, rowwise_random, tiny
+from vampkit import Mask, ParameterError, Prompt, SamplingSettings, coarse_to_fine, vamp
 
 
 def gen(seed: int) -> torch.Generator:
@@ -129,3 +126,25 @@ def test_vamp_refuses_models_that_do_not_fit_each_other():
     other = ToyModel(lambda c: None, n_codebooks=14, n_conditioning_codebooks=3, vocab_size=128)
     with pytest.raises(ParameterError, match="conditioned on 3"):
         vamp(coarse, other, _prompt(torch.zeros(1, 14, 5, dtype=torch.long), torch.ones(14, 5, dtype=torch.bool)))
+
+
+@settings(max_examples=25, deadline=None)
+@given(n_frames=st.integers(1, 40), coarse_context=st.integers(1, 16), c2f_context=st.integers(1, 16),
+       coarse_steps=st.integers(1, 3), c2f_steps=st.integers(1, 3), with_c2f=st.booleans())
+def test_vamp_steps_counts_every_progress_call_of_vamp(n_frames, coarse_context, c2f_context, coarse_steps,
+                                                        c2f_steps, with_c2f):
+    from vampkit.sampling.pipeline import vamp_steps
+
+    coarse = rowwise_random(vocab=16, n_codebooks=4)
+    coarse.context_frames = coarse_context
+    c2f = rowwise_random(vocab=16, n_codebooks=14, n_conditioning=4) if with_c2f else None
+    if c2f is not None:
+        c2f.context_frames = c2f_context
+    codes = torch.randint(0, 16, (1, 14, n_frames), generator=torch.Generator().manual_seed(n_frames))
+    prompt = Prompt(codes=codes, mask=Mask(torch.rand(14, n_frames) < 0.5), frame_rate=50, codebook_size=16)
+    calls = []
+    coarse_settings, c2f_settings = SamplingSettings(steps=coarse_steps), SamplingSettings(steps=c2f_steps)
+    vamp(coarse, c2f, prompt, coarse_settings=coarse_settings, c2f_settings=c2f_settings,
+         generator=torch.Generator().manual_seed(0), progress=lambda step, total: calls.append(step))
+    assert len(calls) == vamp_steps(coarse, c2f, n_frames, coarse_settings=coarse_settings,
+                                    c2f_settings=c2f_settings)

@@ -45,11 +45,11 @@ class _Hub(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self.requests.append("HEAD " + self.path)
         self._headers(self._file())
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.requests.append("GET " + self.path)
         body = self._file()
         self._headers(body)

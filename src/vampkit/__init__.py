@@ -1,15 +1,18 @@
 """vampkit: prompt masked acoustic token models of music (VampNet) with pluggable masks.
 
 Everything in ``__all__`` is the public API that plugins and notebooks may rely on.
+
+Public names are resolved lazily (module ``__getattr__``): ``import vampkit`` and the command
+line stay quick, and torch is imported only when a name that needs it is first used.
+``from vampkit import X`` works as usual. To add a public name, add it to ``_LAZY`` (name ->
+submodule), to the ``TYPE_CHECKING`` imports and to ``tests/test_public_api.py``.
 """
 
 from __future__ import annotations
 
-from .analysis import analyses_for
-from .beats import Beats, BeatTracker
-from .audio import Audio, load_audio, save_audio
-from .codecs import Codec, load_codec
-from .context import MaskContext
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     AnalysisError,
     AudioError,
@@ -23,21 +26,78 @@ from .errors import (
     VampkitError,
     WeightsUnavailableError,
 )
-from .hookspecs import hookimpl
-from .mask import Mask
-from .masks import MaskGenerator, build_mask_generator
-from .params import param
-from .prompt import Prompt
-from .units import frames_to_seconds, seconds_to_frames
-from .device import resolve_device
-from .models import TokenModel, VampNet
-from .sampling import SamplingSettings, coarse_to_fine, sample, vamp
-from .weights import resolve_weights
-from .pipeline import RunResult, run_recipe
-from .recipes import Recipe, load_recipe
-from .training import encode_dataset, train
 
 __version__ = "0.1.0"
+
+#: public name -> the submodule that defines it (imported on first access)
+_LAZY: dict[str, str] = {
+    "analyses_for": ".analysis",
+    "Beats": ".beats",
+    "BeatTracker": ".beats",
+    "Audio": ".audio",
+    "load_audio": ".audio",
+    "save_audio": ".audio",
+    "Codec": ".codecs",
+    "load_codec": ".codecs",
+    "MaskContext": ".context",
+    "hookimpl": ".hookspecs",
+    "Mask": ".mask",
+    "MaskGenerator": ".masks",
+    "build_mask_generator": ".masks",
+    "param": ".params",
+    "Prompt": ".prompt",
+    "frames_to_seconds": ".units",
+    "seconds_to_frames": ".units",
+    "resolve_device": ".device",
+    "TokenModel": ".models",
+    "VampNet": ".models",
+    "SamplingSettings": ".sampling",
+    "coarse_to_fine": ".sampling",
+    "sample": ".sampling",
+    "vamp": ".sampling",
+    "resolve_weights": ".weights",
+    "RunResult": ".pipeline",
+    "run_recipe": ".pipeline",
+    "Recipe": ".recipes",
+    "load_recipe": ".recipes",
+    "train": ".training",
+    "encode_dataset": ".training",
+}
+
+if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, eagerly
+    from .analysis import analyses_for
+    from .audio import Audio, load_audio, save_audio
+    from .beats import Beats, BeatTracker
+    from .codecs import Codec, load_codec
+    from .context import MaskContext
+    from .device import resolve_device
+    from .hookspecs import hookimpl
+    from .mask import Mask
+    from .masks import MaskGenerator, build_mask_generator
+    from .models import TokenModel, VampNet
+    from .params import param
+    from .pipeline import RunResult, run_recipe
+    from .prompt import Prompt
+    from .recipes import Recipe, load_recipe
+    from .sampling import SamplingSettings, coarse_to_fine, sample, vamp
+    from .training import encode_dataset, train
+    from .units import frames_to_seconds, seconds_to_frames
+    from .weights import resolve_weights
+
+
+def __getattr__(name: str) -> Any:
+    """Import the submodule defining a public name on first use, then cache the name here."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vampkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "Audio",

@@ -1,5 +1,6 @@
-"""``python -m vampkit`` (and ``torchrun ... -m vampkit train``): the command line."""
+"""``python -m vampkit``: the same command line as the ``vampkit`` script."""
 
-from .cli import main
+from vampkit.cli import main
 
-main()
+if __name__ == "__main__":
+    main()

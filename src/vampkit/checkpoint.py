@@ -51,7 +51,7 @@ def read_checkpoint(path: str | os.PathLike) -> RawCheckpoint:
             f"accept (they could run code). Only load checkpoints you trust through their own tools. "
             f"Detail: {_first_line(exc)}"
         ) from exc
-    except Exception as exc:  # noqa: BLE001 - any other failure of the reader
+    except Exception as exc:  # any other failure of the reader
         raise CheckpointError(
             f"{path}: not a readable torch checkpoint (truncated or corrupt?): {_first_line(exc)}"
         ) from exc

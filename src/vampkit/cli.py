@@ -1,16 +1,21 @@
-"""The ``vampkit`` command line."""
+"""The ``vampkit`` command line.
+
+Only click and vampkit's errors are imported at module level: every command imports what it
+needs (torch, the plugins, the pipeline) inside its body, so ``vampkit --help`` stays quick
+(benchmarks/cli_startup.py measures it; tests/test_cli_commands.py checks no torch is loaded).
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 import warnings
+from collections.abc import Callable
+from pathlib import Path
 
 import click
 
-from . import plugins
 from .errors import VampkitError
-from .params import describe, first_line
 
 
 class VampkitGroup(click.Group):
@@ -41,6 +46,8 @@ def plugins_command(as_json: bool, show_all: bool) -> None:
       vampkit plugins
       vampkit plugins --all --json
     """
+    from . import plugins
+
     infos = [p for p in plugins.list_plugins() if show_all or not p.builtin]
     if as_json:
         click.echo(json.dumps([
@@ -68,15 +75,18 @@ def masks_command(as_json: bool) -> None:
       vampkit masks
       vampkit masks --json
     """
-    regs = plugins.registered("masks")
+    from . import plugins
+    from .params import describe, first_line
+    from .plaindata import jsonable, yaml_text
+
     rows = []
-    for name, reg in sorted(regs.items()):
+    for name, reg in sorted(plugins.registered("masks").items()):
         rows.append({
             "name": name,
             "plugin": reg.plugin,
             "doc": first_line(reg.obj.__doc__),
             "parameters": [
-                {"name": p.name, "type": p.type, "default": _jsonable(p.default),
+                {"name": p.name, "type": p.type, "default": jsonable(p.default),
                  "required": p.required, "doc": p.doc}
                 for p in describe(reg.obj)
             ],
@@ -88,16 +98,8 @@ def masks_command(as_json: bool) -> None:
         click.echo(f"{row['name']}  [{row['plugin']}]")
         click.echo(f"  {row['doc']}")
         for p in row["parameters"]:
-            default = "required" if p["required"] else f"default {p['default']!r}"
+            default = "required" if p["required"] else f"default {yaml_text(p['default'])}"
             click.echo(f"    {p['name']}: {p['type']} ({default}) {p['doc']}")
-
-
-def _jsonable(value: object) -> object:
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if isinstance(value, (tuple, list)):
-        return [_jsonable(v) for v in value]
-    return repr(value)
 
 
 _SET_HELP = "Override a recipe value: KEY=VALUE (dotted key, YAML value). Repeatable."
@@ -114,9 +116,10 @@ _SET_HELP = "Override a recipe value: KEY=VALUE (dotted key, YAML value). Repeat
 @click.option("--weights", help="A weights preset (vampnet) or COARSE,C2F,CODEC checkpoint paths.")
 @click.option("--dry-run", is_flag=True, help="Validate and build the masks only; no model is loaded.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars, only errors and the summary of failures.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (outputs, failures, manifest); no bars.")
 def run_command(recipe: str, inputs: tuple[str, ...], out_dir: str | None, overrides: tuple[str, ...],
                 seed: int | None, variations: int | None, device: str | None, weights: str | None,
-                dry_run: bool, quiet: bool) -> None:
+                dry_run: bool, quiet: bool, as_json: bool) -> None:
     """Run RECIPE (a YAML file or a shipped recipe's name) over audio inputs.
 
     Exit code 0 only when every input succeeded; a bad input is reported at the end and the
@@ -127,26 +130,23 @@ def run_command(recipe: str, inputs: tuple[str, ...], out_dir: str | None, overr
       vampkit run recipes/loop-variation.yaml --input groove.wav --out out
       vampkit run inpaint -i 'songs/*.wav' --set mask.region.start=2.5 --seed 3
       vampkit run sweep -i songs/ --dry-run
+      vampkit run compress -i song.wav --json
     """
-    from .pipeline import run_recipe
+    from .pipeline import expand_inputs, run_recipe
     from .recipes import load_recipe
 
     loaded = load_recipe(recipe, overrides)
-    bars = _ProgressBars(quiet)
-
-    def on_input(path: object, error: str | None) -> None:
-        bars.file_done(path, error)
-
-    result = run_recipe(loaded, list(inputs) if inputs else None, out_dir, seed=seed, variations=variations,
+    patterns = list(inputs) if inputs else list(loaded.inputs)
+    bars = _ProgressBars(quiet or as_json, n_inputs=len(expand_inputs(patterns)[0]))
+    result = run_recipe(loaded, patterns or None, out_dir, seed=seed, variations=variations,
                         device=device, weights=_weights_option(weights), dry_run=dry_run,
-                        progress=bars.steps, on_input=on_input)
+                        progress=bars.steps, on_input=bars.file_done)
     bars.close()
-    if dry_run and not quiet:
-        for record in result.manifest["inputs"]:
-            if record["status"] == "ok":
-                click.echo(f"{record['input']}: {record.get('n_frames')} frames, kept "
-                           f"{record['kept_fraction']:.1%}, prompt {record['bitrate']:,.0f} bit/s"
-                           if record.get("kept_fraction") is not None else f"{record['input']}: ok")
+    if as_json:
+        click.echo(json.dumps(_run_summary(result, dry_run), indent=2))
+    elif dry_run and not quiet:
+        for line in _dry_run_lines(result.manifest["inputs"]):
+            click.echo(line)
     elif not quiet:
         for path in result.outputs:
             click.echo(str(path))
@@ -160,15 +160,47 @@ def run_command(recipe: str, inputs: tuple[str, ...], out_dir: str | None, overr
         sys.exit(1)
 
 
-class _ProgressBars:
-    """tqdm bars: one over the inputs, one per sampling call; nothing when quiet."""
+def _dry_run_lines(records: list[dict]) -> list[str]:
+    """One line per prompt a dry run built: per variation and sweep point, not per input."""
+    lines = []
+    for record in records:
+        if record["status"] != "ok":
+            continue
+        frames = f"{record['n_frames']} frames, " if record.get("n_frames") is not None else ""
+        prompts = record.get("prompts") or []
+        if not prompts:
+            lines.append(f"{record['input']}: ok")
+        for prompt in prompts:
+            label = f"v{prompt['variation']}" + (f" {prompt['point']}" if prompt.get("point") else "")
+            lines.append(f"{record['input']} [{label}]: {frames}kept {prompt['kept_fraction']:.1%}, "
+                         f"prompt {prompt['bitrate']:,.0f} bit/s")
+    return lines
 
-    def __init__(self, quiet: bool) -> None:
+
+def _run_summary(result: object, dry_run: bool) -> dict:
+    """What ``run --json`` prints: enough for a script to find the outputs and the failures."""
+    from .plaindata import jsonable
+
+    return jsonable({
+        "ok": result.ok,
+        "dry_run": dry_run,
+        "outputs": list(result.outputs),
+        "failures": [{"input": f.input, "error": f.error} for f in result.failures],
+        "manifest": result.manifest_path,
+        "inputs": result.manifest["inputs"],
+    })
+
+
+class _ProgressBars:
+    """tqdm bars on stderr: one over the inputs, one per sampling call; nothing when quiet."""
+
+    def __init__(self, quiet: bool, n_inputs: int | None = None) -> None:
         self.quiet = quiet
+        self.n_inputs = n_inputs
         self.files = None
         self.step_bar = None
 
-    def steps(self, label: str, total: int):  # noqa: ANN201
+    def steps(self, label: str, total: int | None) -> Callable[[int], None] | None:
         if self.quiet:
             return None
         from tqdm import tqdm
@@ -184,7 +216,7 @@ class _ProgressBars:
         from tqdm import tqdm
 
         if self.files is None:
-            self.files = tqdm(desc="inputs", unit="file", file=sys.stderr)
+            self.files = tqdm(total=self.n_inputs, desc="inputs", unit="file", file=sys.stderr)
         self.files.update(1)
         self.files.set_postfix_str(f"{'FAILED ' if error else ''}{getattr(path, 'name', path)}")
 
@@ -204,7 +236,7 @@ def _weights_option(value: str | None) -> object:
         from .errors import RecipeError
 
         raise RecipeError(f"--weights {value}: give a preset name or three paths COARSE,C2F,CODEC")
-    return dict(zip(("coarse", "c2f", "codec"), parts))
+    return dict(zip(("coarse", "c2f", "codec"), parts, strict=True))
 
 
 @cli.command("validate")
@@ -236,25 +268,69 @@ def validate_command(recipes: tuple[str, ...], overrides: tuple[str, ...]) -> No
 @cli.command("preview")
 @click.argument("recipe")
 @click.option("--input", "-i", "input_path", required=True, type=click.Path(dir_okay=False), help="The input audio file.")
-@click.option("--out", "-o", "out_path", required=True, type=click.Path(dir_okay=False), help="The PNG to write.")
+@click.option("--out", "-o", "out_dir", type=click.Path(), default=".", show_default=True,
+              help="Output folder (as for run): writes <input>.<recipe>.<variation>.mask.png there.")
+@click.option("--png", "png_path", type=click.Path(dir_okay=False), help="Write the PNG to this file instead.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=_SET_HELP)
 @click.option("--variation", type=int, default=0, show_default=True, help="Which variation's mask (its seed).")
 @click.option("--beats/--no-beats", default=None, help="Mark beats (default: when the mask uses them).")
-def preview_command(recipe: str, input_path: str, out_path: str, overrides: tuple[str, ...], variation: int,
-                    beats: bool | None) -> None:
+def preview_command(recipe: str, input_path: str, out_dir: str, png_path: str | None, overrides: tuple[str, ...],
+                    variation: int, beats: bool | None) -> None:
     """Draw RECIPE's mask over an input's token grid to a PNG (no model needed).
 
     \b
     Examples:
-      vampkit preview beat-driven -i groove.wav -o mask.png
-      vampkit preview compress -i song.wav -o mask.png --set mask.any-of.0.periodic.period=16
+      vampkit preview beat-driven -i groove.wav -o previews
+      vampkit preview compress -i song.wav --png mask.png --set mask.any-of.0.periodic.period=16
     """
     from .preview import preview_recipe
     from .recipes import load_recipe
 
-    info = preview_recipe(load_recipe(recipe, overrides), input_path, out_path, variation=variation, beats=beats)
+    loaded = load_recipe(recipe, overrides)
+    out_path = Path(png_path) if png_path else _preview_file(out_dir, input_path, loaded.name, variation)
+    info = preview_recipe(loaded, input_path, out_path, variation=variation, beats=beats)
     click.echo(f"{out_path}: {info['n_codebooks']} x {info['n_frames']} tokens, kept {info['kept_fraction']:.1%}, "
                f"prompt {info['bitrate']:,.0f} bit/s")
+
+
+def _preview_file(out_dir: str, input_path: str, recipe_name: str, variation: int) -> Path:
+    """The preview's file in the output folder; ``-o FILE.png`` (the old meaning) still works."""
+    if out_dir.lower().endswith(".png"):
+        click.echo(f"Warning: -o {out_dir}: -o is the output folder now (as for run); "
+                   f"use --png {out_dir} for a file name", err=True)
+        return Path(out_dir)
+    return Path(out_dir) / f"{Path(input_path).stem}.{recipe_name}.{variation}.mask.png"
+
+
+@cli.command("recipes")
+@click.argument("folders", nargs=-1, type=click.Path(file_okay=False, exists=True))
+@click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
+def recipes_command(folders: tuple[str, ...], as_json: bool) -> None:
+    """List the shipped recipes and the local ones (FOLDERS, default the current folder).
+
+    A local recipe is a *.yaml or *.yml file whose top level is a mapping with at least one
+    recipe key (mask, pipeline, sampling, ...); each is validated, and a broken one is listed
+    with its first error. Run any of them by name (shipped) or path (local).
+
+    \b
+    Examples:
+      vampkit recipes
+      vampkit recipes my-recipes/ --json
+    """
+    from .recipes.listing import list_recipes
+
+    rows = [info.as_dict() for info in list_recipes([Path(f) for f in folders] or [Path(".")])]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for kind in ("shipped", "local"):
+        group = [row for row in rows if row["kind"] == kind]
+        if group:
+            click.echo(f"{kind}:")
+        width = max((len(row["name"]) for row in group), default=0)
+        for row in group:
+            text = row["description"] if row["error"] is None else f"INVALID: {row['error']}"
+            click.echo(f"  {row['name']:<{width}}  {text}")
 
 
 @cli.command("example")

@@ -66,7 +66,7 @@ def download(url: str, dest: str | Path, *, sha256: str | None = None, progress:
 
 def _fetch(url: str, part: Path, dest: Path, sha256: str | None, progress: bool) -> None:
     offset = part.stat().st_size if part.is_file() else 0
-    request = urllib.request.Request(url, headers={"User-Agent": "vampkit"})
+    request = urllib.request.Request(url, headers={"User-Agent": "vampkit"})  # noqa: S310 - http(s) URLs from tables
     if offset:
         request.add_header("Range", f"bytes={offset}-")
     try:

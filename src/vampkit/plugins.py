@@ -111,14 +111,14 @@ def _load_entry_points(manager: pluggy.PluginManager) -> None:
             continue
         try:
             plugin = entry_point.load()
-        except Exception as exc:  # noqa: BLE001 - any import failure is the plugin's
+        except Exception as exc:  # any import failure is the plugin's
             raise PluginError(
                 f"plugin '{entry_point.name}' ({dist_name or 'unknown package'}) failed to load "
                 f"from '{entry_point.value}': {type(exc).__name__}: {exc}"
             ) from exc
         try:
             manager.register(plugin, name=entry_point.name)
-        except Exception as exc:  # noqa: BLE001 - pluggy validation of hook signatures
+        except Exception as exc:  # pluggy validation of hook signatures
             raise PluginError(f"plugin '{entry_point.name}' has invalid hooks: {exc}") from exc
         _dist_versions[entry_point.name] = dist.version if dist is not None else None
 
@@ -159,7 +159,7 @@ def _validate(kind: str, obj: Any, plugin: str) -> str:
     if kind == "masks":
         if not (isinstance(obj, type) and attrs.has(obj)):
             raise PluginError(f"plugin '{plugin}': mask generator '{name}' must be an attrs class")
-        if not callable(getattr(obj, "__call__", None)):
+        if not any("__call__" in vars(base) for base in obj.__mro__[:-1]):  # every class has type's __call__
             raise PluginError(f"plugin '{plugin}': mask generator '{name}' has no __call__(ctx)")
     return name
 
@@ -186,7 +186,7 @@ def _collect(kind: str) -> dict[str, Registration]:
             impl.function(register=register)
         except VampkitError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a plugin's own bug, named as such
+        except Exception as exc:  # a plugin's own bug, named as such
             raise PluginError(
                 f"plugin '{plugin}' raised in {KINDS[kind]}: {type(exc).__name__}: {exc}"
             ) from exc

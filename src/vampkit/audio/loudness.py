@@ -25,7 +25,7 @@ _MIN_SECONDS = 0.5
 
 def _k_weighting(rate: int) -> list[tuple[np.ndarray, np.ndarray, float]]:
     meter = pyloudnorm.Meter(rate)  # the same filter designs audiotools takes from pyloudnorm
-    return [(f.b, f.a, f.passband_gain) for f in meter._filters.values()]
+    return [(f.b, f.a, f.passband_gain) for f in meter._filters.values()]  # noqa: SLF001 - pyloudnorm keeps them private
 
 
 def integrated_loudness(samples: torch.Tensor, sample_rate: int) -> float:

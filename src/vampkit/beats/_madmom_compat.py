@@ -52,7 +52,7 @@ def patch_source(fullname: str, source: str) -> str:
 class _PatchingLoader(importlib.machinery.SourceFileLoader):
     """Loads a madmom module from source, patched; never from (unpatched) bytecode."""
 
-    def get_code(self, fullname: str):  # noqa: ANN201 - importlib signature
+    def get_code(self, fullname: str):  # noqa: ANN202 - importlib signature
         source = self.get_data(self.path).decode("utf-8")
         return compile(patch_source(fullname, source), self.path, "exec", dont_inherit=True)
 
@@ -84,7 +84,7 @@ class _PatchingExtensionLoader(importlib.machinery.ExtensionFileLoader):
 class _MadmomFinder(importlib.abc.MetaPathFinder):
     """Finds madmom's modules as usual and hands them to the patching loaders."""
 
-    def find_spec(self, fullname, path, target=None):  # noqa: ANN001, ANN201 - importlib signature
+    def find_spec(self, fullname, path, target=None):  # noqa: ANN001, ANN202 - importlib signature
         if fullname != "madmom" and not fullname.startswith("madmom."):
             return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
@@ -113,7 +113,7 @@ def import_madmom() -> ModuleType:
     install()
     try:
         import madmom
-    except Exception as exc:  # noqa: BLE001 - any import failure means "madmom unusable"
+    except Exception as exc:  # any import failure means "madmom unusable"
         for name in [n for n in sys.modules if n == "madmom" or n.startswith("madmom.")]:
             del sys.modules[name]
         raise AnalysisError(

@@ -42,10 +42,10 @@ def _fail_with_message(message: str) -> Callable[[Callable[..., Any]], Callable[
 def _stand_in_extension() -> types.ModuleType:
     """A ``torchaudio._extension`` that says the compiled extension is unavailable."""
     module = types.ModuleType(_EXTENSION, "vampkit stand-in: torchaudio's extension is unavailable")
-    module._IS_TORCHAUDIO_EXT_AVAILABLE = False  # type: ignore[attr-defined]
-    module._IS_ALIGN_AVAILABLE = False  # type: ignore[attr-defined]
-    module._load_lib = lambda lib: False  # type: ignore[attr-defined]
-    module._check_cuda_version = lambda: None  # type: ignore[attr-defined]
+    module._IS_TORCHAUDIO_EXT_AVAILABLE = False  # type: ignore[attr-defined]  # noqa: SLF001 - torchaudio's own names
+    module._IS_ALIGN_AVAILABLE = False  # type: ignore[attr-defined]  # noqa: SLF001 - torchaudio's own names
+    module._load_lib = lambda lib: False  # type: ignore[attr-defined]  # noqa: SLF001 - torchaudio's own names
+    module._check_cuda_version = lambda: None  # type: ignore[attr-defined]  # noqa: SLF001 - torchaudio's own names
     module.fail_if_no_align = _fail_with_message(  # type: ignore[attr-defined]
         "torchaudio's compiled extension could not be loaded (vampkit fallback)"
     )

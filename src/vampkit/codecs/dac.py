@@ -102,7 +102,7 @@ class DACCodec(ConvCodec):
             )
         try:
             network = build_on_meta(dac.model.DAC, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - the constructor's complaint about the kwargs
+        except Exception as exc:  # the constructor's complaint about the kwargs
             raise CheckpointError(f"checkpoint '{checkpoint.path}': DAC cannot be built from its kwargs: {exc}") from exc
         load_strict(network, checkpoint, what="DAC codec")
         check_materialised(network, f"checkpoint '{checkpoint.path}'")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import torch
 
@@ -61,7 +62,7 @@ class ConvCodec(Codec):
         return torch.stack(tables).to(device="cpu", dtype=torch.float32).clone()
 
 
-def build_on_meta(factory, *args, **kwargs) -> torch.nn.Module:  # noqa: ANN001
+def build_on_meta(factory: Any, *args: Any, **kwargs: Any) -> torch.nn.Module:
     """Instantiate a module without allocating or initialising its weights."""
     with torch.device("meta"), warnings.catch_warnings():
         # dac's layers use the legacy weight_norm on purpose: its weight_g/weight_v key names

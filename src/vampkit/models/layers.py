@@ -31,7 +31,7 @@ class _CachedWeight(nn.Module):
         sources = self._sources()
         if torch.is_grad_enabled() and any(t.requires_grad for t in sources):
             return self._derive()  # differentiable use: no cache
-        key = tuple((id(t), t._version, t.device, t.dtype) for t in sources)
+        key = tuple((id(t), t._version, t.device, t.dtype) for t in sources)  # noqa: SLF001 - torch's in-place counter
         if self._cache is None or self._cache[0] != key:
             with torch.no_grad():
                 self._cache = (key, self._derive())

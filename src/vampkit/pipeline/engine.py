@@ -56,6 +56,9 @@ class Engine(Protocol):
     def vamp(self, prompt: Prompt, *, coarse: SamplingSettings, c2f: SamplingSettings,
              generator: torch.Generator, progress: Callable[[int], None] | None = None) -> torch.Tensor: ...
 
+    # optional: ``vamp_steps(n_frames, *, coarse, c2f) -> int``, the number of ``progress``
+    # calls ``vamp`` makes (a progress bar's total); without it the bar has no total
+
 
 def resolve_weights(spec: WeightsSpec) -> Any:
     """Checkpoint paths of a preset (downloaded/cached) or explicit paths; offline errors clear."""
@@ -139,11 +142,17 @@ class VampNetEngine:
             audio = audio * db_to_gain(self._loudness - TARGET_LUFS)
         return limit_peak(audio)
 
+    def vamp_steps(self, n_frames: int, *, coarse: SamplingSettings, c2f: SamplingSettings) -> int:
+        """The number of ``progress`` calls ``vamp`` makes on ``n_frames`` (chunked sampling)."""
+        from ..sampling.pipeline import vamp_steps
+
+        return vamp_steps(self.coarse, self.c2f, n_frames, coarse_settings=coarse, c2f_settings=c2f)
+
     def vamp(self, prompt: Prompt, *, coarse: SamplingSettings, c2f: SamplingSettings,
              generator: torch.Generator, progress: Callable[[int], None] | None = None) -> torch.Tensor:
         from ..sampling import vamp
 
-        step = (lambda _i, _total: progress(1)) if progress is not None else None
+        step = (lambda _i, _total: progress(1)) if progress is not None else None  # vamp_steps counts these
         return vamp(self.coarse, self.c2f, prompt.with_codes(prompt.codes.to(self.device)),
                     coarse_settings=coarse, c2f_settings=c2f,
                     generator=generator, progress=step)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import math
 import platform
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,6 +14,7 @@ import attrs
 from ..recipes.schema import Recipe
 from .engine import sha256_file
 from ..atomic import write_text
+from ..plaindata import jsonable
 
 MANIFEST_VERSION = 1
 
@@ -28,23 +28,6 @@ def package_versions() -> dict[str, str | None]:
         except importlib.metadata.PackageNotFoundError:
             out[name] = None
     return out
-
-
-def jsonable(value: Any) -> Any:
-    """Plain JSON data of recipe values (tuples as lists, non-finite floats as strings)."""
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if attrs.has(type(value)):
-        return {"name": getattr(value, "name", type(value).__name__), **jsonable(attrs.asdict(value, recurse=False))}
-    if isinstance(value, Path):
-        return str(value)
-    return repr(value)
 
 
 def resolved_recipe(recipe: Recipe) -> dict[str, Any]:

@@ -151,7 +151,7 @@ def run_recipe(
               geometry_factory=lambda: geometry_for(recipe.weights))
     checkpoints: dict[str, str] = {}
     if engine is not None:
-        env._engine = engine
+        env._engine = engine  # noqa: SLF001 - until Env takes an engine publicly (issue 11)
         checkpoints = dict(getattr(engine, "checkpoints", {}) or {})
     elif not dry_run:
         with env.timed("resolve weights"):
@@ -188,7 +188,8 @@ def run_recipe(
             on_input(path, error)
 
     env.timings["total"] = time.perf_counter() - started
-    manifest = build_manifest(recipe, device=str(getattr(env._engine, "device", recipe.device)),
+    used_device = str(getattr(env._engine, "device", recipe.device))  # noqa: SLF001 - see above
+    manifest = build_manifest(recipe, device=used_device,
                               dry_run=dry_run, checkpoints=checkpoints, inputs=records, timings=env.timings)
     written = None
     if not dry_run:

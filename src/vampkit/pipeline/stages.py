@@ -147,7 +147,9 @@ def run_batch(states: list[State], env: Env, codes: torch.Tensor, mask, label: s
     codes = codes if codes.dim() == 3 else codes.unsqueeze(0)
     prompt = Prompt(codes=codes, mask=mask, frame_rate=geometry.frame_rate, codebook_size=geometry.codebook_size)
     recipe = states[0].recipe
-    progress = env.progress(label, recipe.sampling.steps + recipe.c2f.steps)
+    counter = getattr(env.engine, "vamp_steps", None)  # optional in the Engine protocol
+    total = counter(prompt.n_frames, coarse=recipe.sampling, c2f=recipe.c2f) if counter is not None else None
+    progress = env.progress(label, total)
     # the sampler draws on the model's device: the generators must live there too
     device = getattr(env.engine, "device", "cpu")
     generators = [state.generator(device) for state in states]

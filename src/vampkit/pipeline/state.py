@@ -71,7 +71,7 @@ class Env:
     quiet: bool = True
     engine_factory: Callable[[], Any] | None = None
     geometry_factory: Callable[[], Any] | None = None
-    step_progress: Callable[[str, int], Callable[[int], None] | None] | None = None
+    step_progress: Callable[[str, int | None], Callable[[int], None] | None] | None = None
     timings: dict[str, float] = attrs.field(factory=dict)
     written: list[Path] = attrs.field(factory=list)
     _engine: Any = None
@@ -109,7 +109,7 @@ class Env:
         finally:
             self.timings[label] = self.timings.get(label, 0.0) + time.perf_counter() - start
 
-    def progress(self, label: str, total: int) -> Callable[[int], None] | None:
+    def progress(self, label: str, total: int | None) -> Callable[[int], None] | None:
         """A callback advancing a per-step progress bar, or None when quiet."""
         if self.step_progress is None:
             return None

@@ -8,8 +8,8 @@ the command line (``--set a.b=value``, parsed as YAML scalars) are named by that
 from __future__ import annotations
 
 import copy
+import importlib.resources
 import os
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path as FsPath
 from typing import Any
@@ -39,11 +39,12 @@ TOP_LEVEL_KEYS = ("name", "description", "weights", "input", "output", "seed", "
 WEIGHT_KEYS = ("coarse", "c2f", "codec")
 LORA_KEYS = ("coarse_lora", "c2f_lora")  # LoRA-only files (vampkit train's lora.pth) on top
 ANALYSIS_KEYS = ("beat_tracker", "onset_detector", "options", "cache")  # vampkit.analysis.analyses_for
+
+
 def _shipped_dir() -> FsPath:
-    """The shipped recipes: the checkout's ``recipes/`` (editable install), else the copy a
-    wheel installs under ``<prefix>/share/vampkit/recipes``."""
-    checkout = FsPath(__file__).resolve().parents[3] / "recipes"
-    return checkout if checkout.is_dir() else FsPath(sys.prefix) / "share" / "vampkit" / "recipes"
+    """The shipped recipes: package data of ``vampkit.recipes`` (``shipped/*.yaml``), found with
+    ``importlib.resources`` so that checkouts, editable installs and wheels read the same files."""
+    return FsPath(str(importlib.resources.files(__package__) / "shipped"))
 
 
 SHIPPED_DIR = _shipped_dir()

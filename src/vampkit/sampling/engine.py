@@ -66,6 +66,9 @@ def sample_codes(model: TokenModel, codes: torch.Tensor, mask: Mask | torch.Tens
     current = codes[:, nc:].masked_fill(mask[:, nc:], mask_token).transpose(1, 2).reshape(batch, n_frames * n_pred)
     n_start = (current == mask_token).sum(dim=-1)
     if not bool(n_start.any()):
+        if progress is not None:  # nothing to generate: every step is done at once (vamp_steps counts them)
+            for step in range(settings.steps):
+                progress(step + 1, settings.steps)
         return codes.clone()
     gens = _generators(generator, batch, device)
 

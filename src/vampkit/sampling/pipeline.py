@@ -131,6 +131,17 @@ def vamp(coarse: TokenModel, c2f: TokenModel | None, prompt: Prompt, *,
                           generator=gens, progress=progress, autocast=autocast)
 
 
+def vamp_steps(coarse: TokenModel, c2f: TokenModel | None, n_frames: int, *,
+               coarse_settings: SamplingSettings | None = None, c2f_settings: SamplingSettings | None = None) -> int:
+    """How many sampling steps ``vamp`` takes on ``n_frames`` frames (each calls ``progress``
+    once): every coarse chunk runs the coarse steps, every c2f chunk the c2f steps."""
+    coarse_settings = coarse_settings or SamplingSettings()
+    total = -(-n_frames // coarse.context_frames) * coarse_settings.steps
+    if c2f is not None:
+        total += -(-n_frames // c2f.context_frames) * (c2f_settings or DEFAULT_C2F_SETTINGS).steps
+    return total
+
+
 def _shared(generator: Generators) -> Generators:
     """One generator (or list) reused across chunks, so each draw continues the stream."""
     if generator is None or isinstance(generator, torch.Generator):

@@ -1,0 +1,63 @@
+"""The recipes a user can run: shipped ones (package data) and local YAML files, validated."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import yaml
+
+from ..errors import VampkitError
+from .loader import SHIPPED_DIR, TOP_LEVEL_KEYS, load_recipe, shipped_recipes
+
+RECIPE_SUFFIXES = (".yaml", ".yml")
+
+
+@attrs.frozen
+class RecipeInfo:
+    """One listed recipe: how to name it on the command line, what it says it does, or why it
+    does not load."""
+
+    kind: str  # "shipped" or "local"
+    name: str  # a shipped recipe's name, or a local file's path
+    path: str
+    description: str = ""
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+def looks_like_recipe(path: Path) -> bool:
+    """True for a YAML file whose top level is a mapping with at least one recipe key; other
+    YAML files in a folder (CI configs, compose files) are not recipes and are not listed."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return path.suffix in RECIPE_SUFFIXES  # unreadable: list it, with the loader's error
+    return isinstance(data, dict) and any(key in TOP_LEVEL_KEYS for key in data)
+
+
+def describe_recipe(kind: str, name: str, path: Path) -> RecipeInfo:
+    """Validate one recipe; a broken one keeps its error message instead of a description."""
+    try:
+        recipe = load_recipe(path)
+    except VampkitError as exc:
+        return RecipeInfo(kind, name, str(path), error=str(exc))
+    return RecipeInfo(kind, name, str(path), description=recipe.description)
+
+
+def list_recipes(folders: Iterable[Path] = (Path("."),)) -> list[RecipeInfo]:
+    """Shipped recipes by name, then the recipe files in ``folders`` (not recursive), sorted."""
+    infos = [describe_recipe("shipped", name, SHIPPED_DIR / f"{name}.yaml") for name in shipped_recipes()]
+    seen: set[Path] = set()
+    for folder in folders:
+        for path in sorted(p for p in Path(folder).iterdir() if p.suffix in RECIPE_SUFFIXES and p.is_file()):
+            if path.resolve() in seen or path.resolve().parent == SHIPPED_DIR.resolve():
+                continue
+            seen.add(path.resolve())
+            if looks_like_recipe(path):
+                infos.append(describe_recipe("local", str(path), path))
+    return infos
