@@ -98,7 +98,7 @@ def main() -> None:
 
             def update(step: int, run: _Run = run) -> float:
                 t0 = time.perf_counter()
-                run._update(step)
+                run.update(step)
                 sync()
                 return time.perf_counter() - t0
 

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _train_helpers import random_tokens, recipe_text, tiny_codec  # noqa: E402
+from _train_helpers import random_tokens, recipe_text, tiny_codec
 
-from vampkit.cli import cli  # noqa: E402
-from vampkit.training.schedule import constant_lr, noam_lr  # noqa: E402
+from vampkit.cli import cli
+from vampkit.training.schedule import constant_lr, noam_lr
 
 
 @pytest.fixture(scope="module")

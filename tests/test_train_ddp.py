@@ -11,16 +11,14 @@ import os
 import socket
 import sys
 import traceback
-from pathlib import Path
 
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _train_helpers import random_tokens, recipe_text, tiny_codec, weights_of  # noqa: E402
+from _train_helpers import random_tokens, recipe_text, tiny_codec, weights_of
 
-from vampkit.training import loads_train_recipe, train  # noqa: E402
-from vampkit.training.model import build_start  # noqa: E402
+from vampkit.training import loads_train_recipe, train
+from vampkit.training.model import build_start
 
 
 def _free_port() -> int:
@@ -29,7 +27,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _rank(rank: int, port: int, text: str, out: str, errors) -> None:  # noqa: ANN001
+def _rank(rank: int, port: int, text: str, out: str, errors) -> None:
     os.environ.update(WORLD_SIZE="2", RANK=str(rank), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port))
     try:

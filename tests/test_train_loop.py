@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import csv
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _train_helpers import random_tokens, recipe_text, tiny_codec, weights_of  # noqa: E402
+from _train_helpers import random_tokens, recipe_text, tiny_codec, weights_of
 
-from vampkit import VampNet  # noqa: E402
-from vampkit.codecs import load_codec  # noqa: E402
-from vampkit.errors import RecipeError, TrainingError  # noqa: E402
-from vampkit.training import (  # noqa: E402
+from vampkit import VampNet
+from vampkit.codecs import load_codec
+from vampkit.errors import RecipeError, TrainingError
+from vampkit.training import (
     checkpoints,
     loads_train_recipe,
     train,
 )
-from vampkit.training.tokens import write_tokens  # noqa: E402
+from vampkit.training.tokens import write_tokens
 
 
 @pytest.fixture(scope="module")

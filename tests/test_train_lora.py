@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _train_helpers import (  # noqa: E402
+from _train_helpers import (
     TINY_MODEL,
     VOCAB,
     random_tokens,
@@ -18,10 +16,10 @@ from _train_helpers import (  # noqa: E402
     weights_of,
 )
 
-from vampkit import CheckpointError, VampNet  # noqa: E402
-from vampkit.codecs import load_codec  # noqa: E402
-from vampkit.models.lora_file import apply_lora, load_with_lora, read_lora  # noqa: E402
-from vampkit.training import loads_train_recipe, train  # noqa: E402
+from vampkit import CheckpointError, VampNet
+from vampkit.codecs import load_codec
+from vampkit.models.lora_file import apply_lora, load_with_lora, read_lora
+from vampkit.training import loads_train_recipe, train
 
 UPSTREAM_MAIN_KWARGS = {"n_heads", "n_layers", "r_cond_dim", "n_codebooks", "n_conditioning_codebooks", "latent_dim",
                         "embedding_dim", "vocab_size", "flash_attn", "noise_mode", "dropout", "ctrl_dims",

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,12 +12,11 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _train_helpers import tiny_codec  # noqa: E402
+from _train_helpers import tiny_codec
 
-from vampkit.cli import cli  # noqa: E402
-from vampkit.codecs import load_codec  # noqa: E402
-from vampkit.training.tokens import (  # noqa: E402
+from vampkit.cli import cli
+from vampkit.codecs import load_codec
+from vampkit.training.tokens import (
     DatasetError,
     ExcerptSampler,
     TokenDataset,

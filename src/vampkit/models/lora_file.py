@@ -10,11 +10,15 @@ import zipfile
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from ..atomic import atomic_path
 from ..errors import CheckpointError, WeightsUnavailableError
+
+if TYPE_CHECKING:
+    from .vampnet import VampNet
 
 LORA_SUFFIXES = (".lora_A", ".lora_B")
 
@@ -83,7 +87,7 @@ def apply_lora(model: torch.nn.Module, factors: Mapping[str, torch.Tensor], *, s
 
 
 def load_with_lora(base: str | os.PathLike, lora: str | os.PathLike | None, codebook_tables: torch.Tensor | None = None,
-                   device: str | torch.device = "cpu"):
+                   device: str | torch.device = "cpu") -> VampNet:
     """A VampNet from a base checkpoint with a LoRA file's factors on top (upstream's lora.pth)."""
     from .vampnet import VampNet
 

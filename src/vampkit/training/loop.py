@@ -212,7 +212,7 @@ class _Run:
         started = tick
         try:
             while self.step < recipe.steps:
-                loss, grad_norm, tokens = self._update(self.step)
+                loss, grad_norm, tokens = self.update(self.step)
                 self.step += 1
                 losses.append(loss)
                 last_loss = loss
@@ -243,7 +243,7 @@ class _Run:
         lora = latest / ckpt.LORA if recipe.lora else None
         return TrainResult(self.out, self.step, last_loss, latest, lora, validation)
 
-    def _update(self, step: int) -> tuple[float, float, int]:
+    def update(self, step: int) -> tuple[float, float, int]:
         """One optimizer update of the global batch; (loss, grad norm, masked tokens)."""
         recipe, model = self.recipe, self.model
         n_cond = model.n_conditioning_codebooks
