@@ -3,7 +3,11 @@
 One full update of ``vampkit.training`` (excerpt draw from memory-mapped tokens, mask mixture,
 forward, loss, backward, clipping, AdamW) is timed alternately with the same model's bare
 forward + loss + backward + clip + AdamW on an already-made batch (the baseline); the share
-outside = (update - baseline) / update, medians over ``--repeats`` pairs. Each case runs in
+outside = (update - baseline) / update, medians over ``--repeats`` pairs; and, measured
+on its own, the time to draw a batch (excerpts from the memory-mapped tokens + the mask
+mixture) as a share of an update. On CPU the times
+are this process's CPU time (``time.process_time``), so other work on a shared machine does not
+enter; on CUDA, wall time after a synchronize. Each case runs in
 this process; run one case per process for a clean peak-memory figure (``ru_maxrss`` on CPU,
 ``torch.cuda.max_memory_allocated`` on CUDA). Random weights, a tiny random codec with 1024
 codes (the tables only feed the embedding).
@@ -65,6 +69,8 @@ def main() -> None:
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     args = parser.parse_args()
     device = torch.device(args.device)
+    # CPU time of this process on CPU (robust to other processes on a shared machine), wall time on GPU
+    clock = time.process_time if device.type == "cpu" else time.perf_counter
 
     def sync() -> None:
         if device.type == "cuda":
@@ -84,7 +90,7 @@ def main() -> None:
 
             def baseline(run: _Run = run, model=model, codes: torch.Tensor = codes,
                          masks: torch.Tensor = masks, n_cond: int = n_cond) -> float:
-                t0 = time.perf_counter()
+                t0 = clock()
                 z, m = codes.to(device), masks.to(device)
                 with autocast(device, "bf16" if args.precision == "bf16" else None):
                     scores = model(z.masked_fill(m, model.mask_token))
@@ -94,13 +100,18 @@ def main() -> None:
                 run.optimizer.step()
                 run.optimizer.zero_grad(set_to_none=True)
                 sync()
-                return time.perf_counter() - t0
+                return clock() - t0
 
             def update(step: int, run: _Run = run) -> float:
-                t0 = time.perf_counter()
+                t0 = clock()
                 run.update(step)
                 sync()
-                return time.perf_counter() - t0
+                return clock() - t0
+
+            def data(step: int, run: _Run = run) -> float:
+                t0 = clock()
+                run.batch(step)
+                return clock() - t0
 
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats()
@@ -109,6 +120,7 @@ def main() -> None:
             base = statistics.median(b for b, _ in pairs)
             full = statistics.median(u for _, u in pairs)
             shares = [(u - b) / u for b, u in pairs]
+            batch_share = statistics.median(data(10**6 + i) for i in range(args.repeats)) / full
             if device.type == "cuda":
                 peak = f"{torch.cuda.max_memory_allocated() / 2**20:.0f} MiB (CUDA)"
             else:
@@ -116,8 +128,10 @@ def main() -> None:
             params = sum(p.numel() for p in model.parameters())
             print(f"size={args.size} params={params:,} batch={batch} frames={args.frames} device={device} "
                   f"precision={args.precision} threads={torch.get_num_threads()} repeats={args.repeats}")
-            print(f"  update {full * 1000:.1f} ms, forward+backward+AdamW {base * 1000:.1f} ms, outside share "
+            kind = "CPU" if device.type == "cpu" else "wall"
+            print(f"  update {full * 1000:.1f} ms {kind}, forward+backward+AdamW {base * 1000:.1f} ms, outside share "
                   f"median {statistics.median(shares):+.1%} (min {min(shares):+.1%}, max {max(shares):+.1%}); "
+                  f"batch drawing (excerpts + masks) alone {batch_share:.2%} of an update; "
                   f"peak {peak}")
             sys.stdout.flush()
 

@@ -243,18 +243,25 @@ class _Run:
         lora = latest / ckpt.LORA if recipe.lora else None
         return TrainResult(self.out, self.step, last_loss, latest, lora, validation)
 
-    def update(self, step: int) -> tuple[float, float, int]:
-        """One optimizer update of the global batch; (loss, grad norm, masked tokens)."""
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """This process's share of the step's global batch: codes and masks ``[n, C, T]``
+        (draws the step's Sobol values: call once per step, in order)."""
         recipe, model = self.recipe, self.model
-        n_cond = model.n_conditioning_codebooks
         first = self.dist.rank * self.per_rank
         mine = list(range(first, first + self.per_rank))
         picks = [self.sampler.draw(generator_for(recipe.seed, step, item, _DATA)) for item in mine]
         codes = self.sampler.codes(picks)
         r = self.sobol.draw(recipe.batch_size)[:, 0]
-        masks, _ = draw_masks(recipe.masks, (recipe.batch_size, model.n_codebooks, codes.shape[-1]), mine, n_cond,
-                              seed=recipe.seed, step=step, r=r, frame_rate=self.codec.frame_rate,
-                              sample_rate=self.codec.sample_rate)
+        masks, _ = draw_masks(recipe.masks, (recipe.batch_size, model.n_codebooks, codes.shape[-1]), mine,
+                              model.n_conditioning_codebooks, seed=recipe.seed, step=step, r=r,
+                              frame_rate=self.codec.frame_rate, sample_rate=self.codec.sample_rate)
+        return codes, masks
+
+    def update(self, step: int) -> tuple[float, float, int]:
+        """One optimizer update of the global batch; (loss, grad norm, masked tokens)."""
+        recipe, model = self.recipe, self.model
+        n_cond = model.n_conditioning_codebooks
+        codes, masks = self.batch(step)
         counts = self.dist.all_sum(torch.tensor([float(masks[:, n_cond:].sum())]))
         total = float(counts[0])
         self.net.train()
