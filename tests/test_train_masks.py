@@ -131,3 +131,12 @@ def test_families_are_labelled_by_generator_name_or_given_name():
     mixture = build_mixture([{"mask": "random"}, {"mask": {"periodic": {"period": 3}}},
                              {"mask": {"periodic": {"period": 9}}, "name": "sparse"}, {"mask": {"periodic": {}}}])
     assert mixture.labels == ("random", "periodic", "sparse", "periodic#2")
+
+
+@settings(max_examples=30, deadline=None)
+@given(weights=st.lists(st.floats(0.01, 100.0), min_size=1, max_size=5), seed=st.integers(0, 2**31))
+def test_family_draws_stay_in_range_and_probabilities_are_the_normalised_weights(weights, seed):
+    mixture = build_mixture([{"weight": w, "mask": {"periodic": {"period": i + 2}}} for i, w in enumerate(weights)])
+    assert torch.allclose(mixture.probabilities, torch.tensor(weights, dtype=torch.float64) / sum(weights))
+    families = mixture.families(64, generator_for(seed))
+    assert families.min() >= 0 and families.max() < len(weights)
