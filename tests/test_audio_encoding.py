@@ -8,7 +8,16 @@ import pytest
 import torch
 
 from vampkit import AudioError, CodecError
-from vampkit.audio import Audio, decode_audio, encode_audio, integrated_loudness, load_audio, save_audio
+from vampkit.audio import (
+    Audio,
+    MonoMixWarning,
+    decode_audio,
+    encode_audio,
+    integrated_loudness,
+    load_audio,
+    restore_loudness,
+    save_audio,
+)
 from vampkit.codecs import load_codec
 from vampkit.codecs.fixtures import make_dac_checkpoint, make_lac_checkpoint
 
@@ -38,9 +47,10 @@ def test_stereo_file_round_trip_restores_rate_length_and_loudness(tmp_path, lac)
     assert (encoded.sample_rate, encoded.length, encoded.channels) == (22050, audio.length, 2)
     assert encoded.loudness == pytest.approx(integrated_loudness(audio.samples, 22050), abs=0.05)
     out = decode_audio(lac, encoded)
-    assert out.shape == audio.samples.shape
-    assert integrated_loudness(out, 22050) == pytest.approx(encoded.loudness, abs=0.05)
-    save_audio(tmp_path / "out.wav", out, 22050, protect=[path])
+    assert isinstance(out, Audio) and out.sample_rate == 22050
+    assert out.samples.shape == audio.samples.shape
+    assert integrated_loudness(out.samples, 22050) == pytest.approx(encoded.loudness, abs=0.05)
+    save_audio(tmp_path / "out.wav", out.samples, out.sample_rate, protect=[path])
 
 
 def test_mono_file_with_a_downsampling_codec(tmp_path, dac):
@@ -48,7 +58,7 @@ def test_mono_file_with_a_downsampling_codec(tmp_path, dac):
     encoded = encode_audio(dac, audio)
     assert encoded.codes.shape == (1, 3, math.ceil(4800 / 320))
     out = decode_audio(dac, encoded)
-    assert out.shape == (1, audio.length)
+    assert out.samples.shape == (1, audio.length)
 
 
 def test_codes_are_those_of_the_loudness_normalised_signal(lac):
@@ -61,7 +71,7 @@ def test_codes_are_those_of_the_loudness_normalised_signal(lac):
 def test_decoding_other_codes_of_another_length(lac):
     encoded = encode_audio(lac, Audio(_music(2, 44100, 0.2), 44100))
     longer = torch.cat([encoded.codes, encoded.codes], dim=-1)
-    assert decode_audio(lac, encoded, longer).shape == (2, longer.shape[-1] * 768)
+    assert decode_audio(lac, encoded, longer).samples.shape == (2, longer.shape[-1] * 768)
 
 
 def test_chunked_encode_audio_equals_whole(lac):
@@ -99,3 +109,40 @@ def test_nan_in_memory_audio_is_refused(lac):
 def test_impossible_rate_of_in_memory_audio_is_refused(lac):
     with pytest.raises(AudioError, match="5 Hz is impossible"):
         encode_audio(lac, Audio(_music(1, 44100, 0.1), 5))
+
+
+def test_loudness_is_restored_by_measuring_the_decoded_audio(lac):
+    # upstream's restore: whatever gain the codec applied, the output is re-measured and
+    # normalised to the input's loudness (not the inverse of the encoding gain)
+    audio = Audio(_music(1, 44100, 0.5) * 0.05, 44100)
+    encoded = encode_audio(lac, audio)
+    out = decode_audio(lac, encoded, encoded.codes.flip(-1))
+    assert integrated_loudness(out.samples, 44100) == pytest.approx(encoded.loudness, abs=0.05)
+
+
+def test_restore_leaves_audio_below_the_gate_unchanged():
+    quiet = torch.full((1, 44100), 1e-6)
+    assert torch.equal(restore_loudness(quiet, 44100, -20.0), quiet)
+
+
+def test_mono_encoding_mixes_channels_into_one_row(lac):
+    encoded = encode_audio(lac, Audio(_music(2, 44100, 0.3), 44100), mono=True)
+    assert encoded.codes.shape[0] == encoded.channels == 1
+    assert decode_audio(lac, encoded).samples.shape == (1, int(44100 * 0.3))
+
+
+def test_stereo_whose_channels_cancel_in_the_mono_mix_warns(lac):
+    left = _music(1, 44100, 0.3)
+    with pytest.warns(MonoMixWarning, match="cancel in the mono mix"):
+        encode_audio(lac, Audio(torch.cat([left, -left + 1e-4 * left]), 44100), mono=True)
+
+
+def test_ordinary_stereo_mixes_without_a_warning(lac, recwarn):
+    encode_audio(lac, Audio(_music(2, 44100, 0.3), 44100), mono=True)
+    assert not [w for w in recwarn if issubclass(w.category, MonoMixWarning)]
+
+
+def test_channels_that_cancel_exactly_are_refused_as_silent(lac):
+    left = _music(1, 44100, 0.3)
+    with pytest.warns(MonoMixWarning), pytest.raises(AudioError, match="is silent"):
+        encode_audio(lac, Audio(torch.cat([left, -left]), 44100), mono=True)

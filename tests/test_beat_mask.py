@@ -6,6 +6,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import frame_grids
 
 from vampkit import AnalysisError, MaskContext, ParameterError, build_mask_generator
 from vampkit.beats import Beats
@@ -39,13 +40,12 @@ def upstream_kept(times, downbeats, before, after, sr, hop, n_frames, *, upbeats
     return [bool(v) for v in m]
 
 
-grids = st.tuples(st.integers(1, 160), st.sampled_from([(44100, 768), (16000, 320), (44100, 512)]))
 widths = st.floats(0.0, 0.25, allow_nan=False)
 
 
 @st.composite
 def beat_lists(draw):
-    n_frames, (sr, hop) = draw(grids)
+    n_frames, (sr, hop) = draw(frame_grids())
     duration = n_frames * hop / sr
     times = draw(st.lists(st.floats(0.0, duration * 1.2, allow_nan=False), max_size=30))
     downbeats = draw(st.lists(st.sampled_from(times), max_size=8)) if times else []

@@ -22,7 +22,7 @@ def test_validate_reports_file_line_column_and_key(setup, run_vampkit):
     root, _ = setup
     (root / "bad.yaml").write_text("name: bad\nmask: periodic\nsampling:\n  temperature: hot\n")
     proc = run_vampkit("validate", "bad.yaml", cwd=root)
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # a recipe error: click's usage-error code
     assert "bad.yaml:4:16: sampling.temperature: expected a number, got 'hot'" in proc.stderr
 
 
@@ -36,7 +36,7 @@ def test_bad_override_names_the_option_and_suggests(setup, run_vampkit):
     root, _ = setup
     proc = run_vampkit("run", "compress", "-i", "in/groove.wav", "--set", "sampling.temprature=0.8", "--dry-run", cwd=root)
     assert proc.returncode == 1
-    assert "--set sampling.temprature=0.8: sampling.temprature: unknown key" in proc.stderr
+    assert "--set sampling.temprature=0.8: sampling.temprature: unknown parameter 'temprature'" in proc.stderr
     assert "did you mean 'temperature'" in proc.stderr
 
 

@@ -157,3 +157,12 @@ def test_torchaudio_fallback_only_when_its_extension_fails(tmp_path):
         for d in ("broken", "other", "working")
     ]
     assert results == ["False True", "OSError disk on fire", "True False"]
+
+
+def test_import_dac_works_in_the_set_up_environment():
+    # a fresh interpreter: the torch/torchaudio pair of requirements/lock.txt must let dac import
+    script = ("from vampkit.codecs._torchaudio_compat import import_dac\n"
+              "dac = import_dac(); print(dac.model.DAC.__name__)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "DAC"

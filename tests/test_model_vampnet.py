@@ -11,6 +11,7 @@ import torch
 
 from helpers_models import C2F, COARSE, perturbed_state, reference_logits, tables, write_tiny
 from vampkit import CheckpointError, Mask, ParameterError, TokenModel, VampNet, WeightsUnavailableError, plugins
+from vampkit.bundles import VAMPNET
 from vampkit.models import relative_position_buckets
 
 UPSTREAM_MAIN_KWARGS = {"n_heads", "n_layers", "r_cond_dim", "n_codebooks", "n_conditioning_codebooks", "latent_dim",
@@ -84,11 +85,11 @@ def test_mask_argument_replaces_masked_positions_by_the_mask_token(ckpts):
         assert torch.equal(model.logits(codes, Mask(mask)), model.logits(codes.masked_fill(mask, 128)))
 
 
-def test_vampnet_is_a_registered_token_model(ckpts):
-    assert plugins.get("models", "vampnet") is VampNet
+def test_vampnet_is_a_token_model_with_the_bundles_context(ckpts):
+    assert plugins.get("bundles", "vampnet") is VAMPNET
     model = VampNet.load(ckpts["c2f"], tables())
     assert isinstance(model, TokenModel)
-    assert (model.n_predict_codebooks, model.mask_token, model.context_frames) == (10, 128, 173)
+    assert (model.n_predict_codebooks, model.mask_token, model.context_frames) == (10, 128, VAMPNET.c2f_context_frames)
 
 
 def test_codec_tables_with_more_codebooks_are_cut_to_the_model(ckpts):

@@ -336,3 +336,101 @@ def test_a_mask_generator_class_without_call_is_refused():
     finally:
         if plugins.plugin_manager().has_plugin(name):
             plugins.unregister_plugin(name)
+# -- unknown hooks -------------------------------------------------------------------------------
+def test_an_installed_plugin_with_a_misspelt_hook_is_refused_with_a_suggestion(site):
+    make_plugin(site, "typo-pkg", "typo_plugin", textwrap.dedent('''
+        import vampkit
+
+        @vampkit.hookimpl
+        def register_mask(register):
+            pass
+    '''))
+    with pytest.raises(vampkit.PluginError,
+                       match=r"plugin 'typo_plugin' implements unknown hook 'register_mask' "
+                             r"\(did you mean 'register_masks'\?\)"):
+        plugins.plugin_manager()
+
+
+def test_an_in_process_plugin_with_a_misspelt_hook_is_refused_and_not_kept():
+    module = types.SimpleNamespace(register_stage=vampkit.hookimpl(lambda register: None))
+    with pytest.raises(vampkit.PluginError, match=r"'notebook-typo' implements unknown hook 'register_stage'.*"
+                                                  r"register_stages"):
+        plugins.register_plugin(module, name="notebook-typo")
+    assert not plugins.plugin_manager().has_plugin("notebook-typo")
+
+
+def test_the_command_line_names_a_misspelt_hook_in_one_line(site):
+    make_plugin(site, "typo-pkg", "typo_plugin",
+                "import vampkit\n\n@vampkit.hookimpl\ndef register_codec(register):\n    pass\n")
+    result = run_cli("masks", pythonpath=site)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "typo_plugin" in result.stderr and "register_codec" in result.stderr
+
+
+# -- load order ----------------------------------------------------------------------------------
+def test_registries_list_builtins_first_then_plugins_in_load_order(site):
+    make_plugin(site, "echo-a", "echo_a", GENERATOR_SOURCE.format(name="echo"))
+    module = types.ModuleType("every_other_notebook")
+    module.register_masks = vampkit.hookimpl(lambda register: register(EveryOther))
+    plugins.register_plugin(module, name="notebook")
+    names = list(plugins.registered("masks"))
+    owners = [plugins.registered("masks")[n].plugin for n in names]
+    assert owners.index("echo_a") > max(i for i, o in enumerate(owners) if o == "vampkit.masks.builtin")
+    assert owners.index("notebook") > owners.index("echo_a")  # in-process plugins come last
+    assert [p.name for p in plugins.list_plugins()][: len(plugins.BUILTIN_PLUGINS)] == list(plugins.BUILTIN_PLUGINS)
+
+
+def test_a_clash_names_the_earlier_loaded_plugin_first(site):
+    make_plugin(site, "periodic-clash", "periodic_clash", GENERATOR_SOURCE.format(name="periodic"))
+    with pytest.raises(vampkit.PluginError, match=r"'vampkit.masks.builtin' and 'periodic_clash'"):
+        plugins.mask_generators()
+
+
+# -- onset detectors -----------------------------------------------------------------------------
+def test_builtin_onset_detectors_are_registered_through_the_hook():
+    registered = plugins.registered("onset_detectors")
+    assert {"madmom", "simple"} <= set(registered)
+    assert {registered[n].plugin for n in ("madmom", "simple")} == {"vampkit.beats.builtin"}
+
+
+def test_a_plugin_onset_detector_is_used_by_the_onsets_analysis():
+    @attrs.frozen
+    class Every:
+        """An onset every `step` seconds."""
+
+        name = "every"
+        step: float = vampkit.param(0.5, doc="seconds between onsets")
+
+        def detect(self, audio, sample_rate):
+            return [i * self.step for i in range(int(len(audio) / sample_rate / self.step))]
+
+    module = types.SimpleNamespace(register_onset_detectors=vampkit.hookimpl(lambda register: register(Every)))
+    plugins.register_plugin(module, name="every-onsets")
+    audio = torch.randn(1, 16000)
+    onsets = vampkit.analyses_for(audio, 16000, onset_detector="every", cache=False)["onsets"]()
+    assert tuple(onsets) == (0.0, 0.5)
+    assert isinstance(Every(), vampkit.OnsetDetector)
+
+
+def test_an_unknown_onset_detector_is_named_with_a_suggestion():
+    with pytest.raises(vampkit.UnknownNameError, match=r"unknown onset detector 'simpel' \(did you mean 'simple'\?\)"):
+        vampkit.analyses_for(torch.randn(1, 16000), 16000, onset_detector="simpel", cache=False)["onsets"]()
+
+
+def test_the_kit_reads_the_same_listing_as_vampkit_masks(every_other_plugin):
+    from click.testing import CliRunner
+
+    from vampkit.cli import cli
+
+    printed = {row["name"]: row for row in json.loads(CliRunner().invoke(cli, ["masks", "--json"]).output)}
+    listed = {row.name: row for row in plugins.mask_listing()}
+    assert set(printed) == set(listed)
+    row = listed["every-other"]
+    assert (row.plugin, row.doc, [p.name for p in row.parameters]) == ("notebook", "Keep every other frame.", ["offset"])
+    assert [p["name"] for p in printed["every-other"]["parameters"]] == ["offset"]
+
+
+def test_a_plugin_still_implementing_register_models_is_told_what_replaced_it():
+    module = types.SimpleNamespace(register_models=vampkit.hookimpl(lambda register: None))
+    with pytest.raises(vampkit.PluginError, match=r"unknown hook 'register_models' \(it was replaced by register_bundles"):
+        plugins.register_plugin(module, name="old-models")

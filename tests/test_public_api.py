@@ -14,7 +14,7 @@ from vampkit import hookspecs, plugins
 #: vampkit.__all__ as released; a plugin may use every one of these
 PUBLIC_NAMES = frozenset({
     "AnalysisError", "Audio", "AudioError", "BeatTracker", "Beats", "CheckpointError", "Codec", "CodecError",
-    "Mask", "MaskContext", "MaskGenerator", "ParameterError", "PluginError", "Prompt", "Recipe", "RecipeError",
+    "EncodedAudio", "Env", "OnsetDetector", "Stage", "State", "Mask", "MaskContext", "ModelBundle", "VAMPNET", "decode_audio", "encode_audio", "MaskGenerator", "ParameterError", "PluginError", "Prompt", "Recipe", "RecipeError",
     "RunResult", "SamplingSettings", "TokenModel", "UnknownNameError", "VampNet", "VampkitError",
     "WeightsUnavailableError", "__version__", "analyses_for", "build_mask_generator", "coarse_to_fine",
     "frames_to_seconds", "hookimpl", "load_audio", "load_codec", "load_recipe", "param", "resolve_device",
@@ -28,8 +28,15 @@ TESTING_NAMES = frozenset({
     "grids", "make_context", "noise_audio", "standard_analyses", "synthetic_beats", "synthetic_onsets",
 })
 
+#: vampkit.validators: attrs validators for plugin parameters (docs/plugin-tutorial.md)
+VALIDATOR_NAMES = frozenset({
+    "at_least", "at_most", "between", "check_within_grid", "choices", "fail", "finite", "non_negative", "positive",
+    "probability", "unit_interval",
+})
+
 #: every hook a plugin may implement; each takes exactly one argument, ``register``
-HOOKS = frozenset({"register_masks", "register_models", "register_codecs", "register_beat_trackers",
+HOOKS = frozenset({"register_masks", "register_bundles", "register_codecs", "register_beat_trackers",
+                   "register_onset_detectors",
                    "register_analyses", "register_stages"})
 
 #: the errors plugins raise or catch, and the base they share
@@ -53,6 +60,13 @@ def test_star_import_gives_the_public_names():
     namespace: dict = {}
     exec("from vampkit import *", namespace)  # noqa: S102 - the point of the test
     assert PUBLIC_NAMES - {"__version__"} <= set(namespace)
+
+
+@pytest.mark.parametrize("name", sorted(VALIDATOR_NAMES))
+def test_validator_name_is_still_exported(name):
+    import vampkit.validators
+
+    assert name in vampkit.validators.__all__ and hasattr(vampkit.validators, name)
 
 
 @pytest.mark.parametrize("name", sorted(TESTING_NAMES))

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers_models import COARSE, ToyModel, oracle, rowwise_random, tiny
+from strategies import token_grids
 from vampkit import Mask, ParameterError, Prompt, SamplingSettings, sample
 from vampkit.sampling import masked_counts, num_to_mask, schedule, typical_filter
 from vampkit.sampling.engine import sample_codes
@@ -25,15 +26,6 @@ def gen(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-@st.composite
-def grids(draw, n_codebooks=4, vocab=VOCAB, max_batch=3):
-    batch = draw(st.integers(1, max_batch))
-    frames = draw(st.integers(1, 12))
-    seed = draw(st.integers(0, 2**31 - 1))
-    g = gen(seed)
-    codes = torch.randint(0, vocab, (batch, n_codebooks, frames), generator=g)
-    mask = torch.rand(batch, n_codebooks, frames, generator=g) < draw(st.floats(0.05, 1.0))
-    return codes, mask
 
 
 # -- schedule --------------------------------------------------------------------------------
@@ -90,7 +82,7 @@ def test_each_batch_row_follows_its_own_schedule():
 # -- invariants (hypothesis) ----------------------------------------------------------------
 
 @settings(max_examples=25, deadline=None)
-@given(grids(vocab=128), st.integers(1, 5), st.integers(0, 1000))
+@given(token_grids(vocab=128), st.integers(1, 5), st.integers(0, 1000))
 def test_prompt_kept_everything_filled_exact_steps(grid, steps, seed):
     codes, mask = grid
     spy = ToyModel(MODEL.logits, vocab_size=128)
@@ -103,7 +95,7 @@ def test_prompt_kept_everything_filled_exact_steps(grid, steps, seed):
 
 
 @settings(max_examples=15, deadline=None)
-@given(grids(vocab=128), st.integers(0, 1000), st.sampled_from([None, 0.9]), st.booleans())
+@given(token_grids(vocab=128), st.integers(0, 1000), st.sampled_from([None, 0.9]), st.booleans())
 def test_one_seed_gives_one_result(grid, seed, top_p, typical):
     codes, mask = grid
     knobs = dict(steps=3, top_p=top_p, typical_filtering=typical, typical_mass=0.5)
@@ -113,7 +105,7 @@ def test_one_seed_gives_one_result(grid, seed, top_p, typical):
 
 
 @settings(max_examples=20, deadline=None)
-@given(grids(vocab=VOCAB), st.integers(1, 4), st.integers(0, 1000))
+@given(token_grids(vocab=VOCAB), st.integers(1, 4), st.integers(0, 1000))
 def test_batch_rows_equal_independent_runs_with_their_own_generators(grid, steps, seed):
     codes, mask = grid
     model = rowwise_random()
@@ -125,7 +117,7 @@ def test_batch_rows_equal_independent_runs_with_their_own_generators(grid, steps
 
 
 @settings(max_examples=20, deadline=None)
-@given(grids(vocab=VOCAB), st.integers(1, 6), st.integers(0, 1000))
+@given(token_grids(vocab=VOCAB), st.integers(1, 6), st.integers(0, 1000))
 def test_oracle_model_reconstructs_the_true_codes(grid, steps, seed):
     truth, mask = grid
     start = truth.masked_fill(mask, VOCAB)  # the sampler never sees the true masked tokens

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import socket
 import threading
 
 import pytest
 
 from vampkit import WeightsUnavailableError, resolve_weights
+from hub_stub import serve_hub
 from vampkit.weights import PRESETS, preset
 
 FILES = {
@@ -18,61 +20,12 @@ FILES = {
     "loras/jazz/coarse.pth": b"jazz coarse",
     "loras/jazz/c2f.pth": b"jazz c2f",
 }
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
-
-
-class _Hub(http.server.BaseHTTPRequestHandler):
-    """The two requests hf_hub_download makes: HEAD then GET of /<repo>/resolve/<rev>/<file>."""
-
-    requests: list[str] = []
-
-    def _file(self) -> bytes | None:
-        prefix = "/hugggof/vampnet/resolve/main/"
-        if not self.path.startswith(prefix):
-            return None
-        return FILES.get(self.path[len(prefix):])
-
-    def _headers(self, body: bytes | None) -> None:
-        if body is None:
-            self.send_response(404)
-            self.send_header("X-Error-Code", "EntryNotFound")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        self.send_response(200)
-        self.send_header("X-Repo-Commit", COMMIT)
-        self.send_header("ETag", '"' + hashlib.sha1(body).hexdigest() + '"')
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-
-    def do_HEAD(self) -> None:
-        self.requests.append("HEAD " + self.path)
-        self._headers(self._file())
-
-    def do_GET(self) -> None:
-        self.requests.append("GET " + self.path)
-        body = self._file()
-        self._headers(body)
-        if body is not None:
-            self.wfile.write(body)
-
-    def log_message(self, *args) -> None:
-        pass
 
 
 @pytest.fixture
 def hub(monkeypatch, tmp_path):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    _Hub.requests = []
-    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}")
-    monkeypatch.setenv("VAMPKIT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-    yield _Hub
-    server.shutdown()
-    server.server_close()
+    with serve_hub(monkeypatch, str(tmp_path / "cache"), "hugggof/vampnet", FILES) as served:
+        yield served
 
 
 def test_preset_downloads_into_the_vampkit_cache(hub, tmp_path):
@@ -163,3 +116,83 @@ def test_unknown_preset_is_named():
 def test_vampnet_preset_points_at_the_published_files():
     found = PRESETS["vampnet"]
     assert (found.repo_id, found.coarse, found.c2f, found.codec) == ("hugggof/vampnet", "coarse.pth", "c2f.pth", "codec.pth")
+
+
+# -- files outside the Hub (DAC's GitHub releases) through fetch_url (pooch) --------------------
+PAYLOAD = bytes(range(256)) * 1024
+
+
+class _Files(http.server.BaseHTTPRequestHandler):
+    requests: list[str] = []
+
+    def do_GET(self) -> None:
+        self.requests.append(self.path)
+        if self.path != "/release/weights.pth":
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(PAYLOAD)))
+        self.end_headers()
+        self.wfile.write(PAYLOAD)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def files_server(monkeypatch):
+    for name in ("VAMPKIT_OFFLINE", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Files)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Files.requests = []
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_fetch_url_downloads_and_checks_the_published_checksum(files_server, tmp_path):
+    from vampkit.weights import fetch_url
+
+    sha = hashlib.sha256(PAYLOAD).hexdigest()
+    path = fetch_url(f"{files_server}/release/weights.pth", tmp_path / "w.pth", sha256=sha, progress=False)
+    assert path.read_bytes() == PAYLOAD
+    assert fetch_url(f"{files_server}/release/weights.pth", tmp_path / "w.pth", sha256=sha, progress=False) == path
+    assert len(_Files.requests) == 1  # the cached, matching copy is used as it is
+
+
+def test_fetch_url_discards_a_download_with_the_wrong_checksum(files_server, tmp_path):
+    from vampkit.weights import fetch_url
+
+    with pytest.raises(WeightsUnavailableError, match="checksum mismatch.*place it at"):
+        fetch_url(f"{files_server}/release/weights.pth", tmp_path / "w.pth", sha256="0" * 64, progress=False)
+    assert not (tmp_path / "w.pth").exists()
+
+
+def test_fetch_url_offline_names_the_url_and_where_to_put_the_file(tmp_path, monkeypatch):
+    from vampkit.weights import fetch_url
+
+    monkeypatch.setenv("VAMPKIT_OFFLINE", "1")
+    with pytest.raises(WeightsUnavailableError, match=r"offline mode is on.*http://example\.invalid/w\.pth.*w\.pth'"):
+        fetch_url("http://example.invalid/w.pth", tmp_path / "w.pth")
+
+
+def test_fetch_url_reports_a_missing_file_and_a_refused_connection(files_server, tmp_path):
+    from vampkit.weights import fetch_url
+
+    with pytest.raises(WeightsUnavailableError, match=r"could not download .*/release/nothing\.pth.*404"):
+        fetch_url(f"{files_server}/release/nothing.pth", tmp_path / "n.pth", progress=False)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(WeightsUnavailableError, match=rf"could not download http://127\.0\.0\.1:{port}/x\.pth"):
+        fetch_url(f"http://127.0.0.1:{port}/x.pth", tmp_path / "x.pth", progress=False)
+
+
+def test_vampkit_offline_also_keeps_hub_files_offline(hub, monkeypatch):
+    monkeypatch.setenv("VAMPKIT_OFFLINE", "1")
+    with pytest.raises(WeightsUnavailableError, match="offline mode is on"):
+        resolve_weights("vampnet")
+    assert hub.requests == []

@@ -34,7 +34,13 @@ _LAZY: dict[str, str] = {
     "analyses_for": ".analysis",
     "Beats": ".beats",
     "BeatTracker": ".beats",
+    "OnsetDetector": ".beats",
     "Audio": ".audio",
+    "EncodedAudio": ".audio",
+    "encode_audio": ".audio",
+    "decode_audio": ".audio",
+    "ModelBundle": ".bundles",
+    "VAMPNET": ".bundles",
     "load_audio": ".audio",
     "save_audio": ".audio",
     "Codec": ".codecs",
@@ -58,6 +64,9 @@ _LAZY: dict[str, str] = {
     "resolve_weights": ".weights",
     "RunResult": ".pipeline",
     "run_recipe": ".pipeline",
+    "Env": ".pipeline",
+    "Stage": ".pipeline",
+    "State": ".pipeline",
     "Recipe": ".recipes",
     "load_recipe": ".recipes",
     "train": ".training",
@@ -66,8 +75,9 @@ _LAZY: dict[str, str] = {
 
 if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, eagerly
     from .analysis import analyses_for
-    from .audio import Audio, load_audio, save_audio
-    from .beats import Beats, BeatTracker
+    from .audio import Audio, EncodedAudio, decode_audio, encode_audio, load_audio, save_audio
+    from .beats import Beats, BeatTracker, OnsetDetector
+    from .bundles import VAMPNET, ModelBundle
     from .codecs import Codec, load_codec
     from .context import MaskContext
     from .device import resolve_device
@@ -76,7 +86,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, eagerly
     from .masks import MaskGenerator, build_mask_generator
     from .models import TokenModel, VampNet
     from .params import param
-    from .pipeline import RunResult, run_recipe
+    from .pipeline import Env, RunResult, Stage, State, run_recipe
     from .prompt import Prompt
     from .recipes import Recipe, load_recipe
     from .sampling import SamplingSettings, coarse_to_fine, sample, vamp
@@ -101,12 +111,21 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "Audio",
+    "EncodedAudio",
+    "ModelBundle",
+    "VAMPNET",
+    "decode_audio",
+    "encode_audio",
     "Codec",
     "load_audio",
     "load_codec",
     "save_audio",
     "Recipe",
     "RunResult",
+    "Env",
+    "Stage",
+    "State",
+    "OnsetDetector",
     "load_recipe",
     "run_recipe",
     "vamp",

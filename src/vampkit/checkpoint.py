@@ -2,7 +2,8 @@
 
 Upstream VampNet's models and codecs (LAC, DAC) are all saved by audiotools'
 ``BaseModel.save``: ``torch.save`` of ``{"state_dict": {key: tensor}, "metadata":
-{"kwargs": {...}}}``. This module is the one reader for all of them.
+{"kwargs": {...}}}``. This module is the one reader for all of them (``read_checkpoint``) and
+the one strict loader of their tensors into a module (``load_strict``).
 """
 
 from __future__ import annotations
@@ -115,3 +116,45 @@ def _check_container(path: Path) -> None:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+_LIST_LIMIT = 8
+
+
+def _listing(keys: list[str]) -> str:
+    shown = ", ".join(keys[:_LIST_LIMIT])
+    return shown + (f" ... ({len(keys)} in all)" if len(keys) > _LIST_LIMIT else "")
+
+
+def load_strict(module: torch.nn.Module, checkpoint: RawCheckpoint, *, what: str) -> None:
+    """Put every tensor of ``checkpoint`` into ``module`` (built on any device, meta included);
+    a missing, unexpected, mis-shaped, non-float or non-finite tensor is a CheckpointError."""
+    expected = module.state_dict()
+    given = checkpoint.state_dict
+    missing = sorted(set(expected) - set(given))
+    unexpected = sorted(set(given) - set(expected))
+    problems = []
+    if missing:
+        problems.append(f"missing keys: {_listing(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys: {_listing(unexpected)}")
+    shapes = [
+        f"{key} (file {list(given[key].shape)}, expected {list(expected[key].shape)})"
+        for key in sorted(set(expected) & set(given))
+        if tuple(given[key].shape) != tuple(expected[key].shape)
+    ]
+    if shapes:
+        problems.append(f"wrong shapes: {_listing(shapes)}")
+    if problems:
+        raise CheckpointError(
+            f"checkpoint '{checkpoint.path}' does not fit a {what} built from its kwargs: " + "; ".join(problems)
+        )
+    tensors = {}
+    for key, value in given.items():
+        if not value.is_floating_point():
+            raise CheckpointError(f"checkpoint '{checkpoint.path}': tensor '{key}' has dtype {value.dtype}, not float")
+        value = value.to(torch.float32).contiguous()
+        if not bool(torch.isfinite(value).all()):
+            raise CheckpointError(f"checkpoint '{checkpoint.path}': tensor '{key}' holds NaN or infinite values")
+        tensors[key] = value
+    module.load_state_dict(tensors, strict=True, assign=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from .errors import VampkitError
+from .errors import RecipeError, VampkitError
 
 
 class VampkitGroup(click.Group):
@@ -242,27 +242,46 @@ def _weights_option(value: str | None) -> object:
 @cli.command("validate")
 @click.argument("recipes", nargs=-1, required=True)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=_SET_HELP)
-def validate_command(recipes: tuple[str, ...], overrides: tuple[str, ...]) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Output as JSON: one entry per recipe, with every error.")
+def validate_command(recipes: tuple[str, ...], overrides: tuple[str, ...], as_json: bool) -> None:
     """Check recipe files without touching audio or models; errors give file:line:col.
+
+    Every problem of a file is reported, in line order. Exit code 0: all valid; 2: any invalid.
 
     \b
     Examples:
       vampkit validate recipes/*.yaml
       vampkit validate my.yaml --set sampling.temperature=0.8
+      vampkit validate my.yaml --json
     """
     from .recipes import load_recipe
 
-    failed = 0
+    report = []
     for name in recipes:
         try:
             recipe = load_recipe(name, overrides)
         except VampkitError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            failed += 1
+            errors = exc.each() if isinstance(exc, RecipeError) else (exc,)
+            report.append({"recipe": name, "valid": False, "errors": [_error_entry(e) for e in errors]})
+            if not as_json:
+                for error in errors:
+                    click.echo(f"Error: {error}", err=True)
             continue
-        click.echo(f"{name}: ok ({recipe.name}: {' -> '.join(recipe.stage_names())})")
-    if failed:
-        sys.exit(1)
+        report.append({"recipe": name, "valid": True, "name": recipe.name, "stages": list(recipe.stage_names()),
+                       "errors": []})
+        if not as_json:
+            click.echo(f"{name}: ok ({recipe.name}: {' -> '.join(recipe.stage_names())})")
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=True))
+    if not all(entry["valid"] for entry in report):
+        sys.exit(2)
+
+
+def _error_entry(error: Exception) -> dict:
+    """One validation error as JSON: where (``file:line:col`` or ``--set ...``), key and problem."""
+    if isinstance(error, RecipeError) and error.where:
+        return {"where": error.where, "key": error.key, "problem": error.problem, "message": str(error)}
+    return {"where": "", "key": "", "problem": str(error), "message": str(error)}
 
 
 @cli.command("preview")

@@ -11,12 +11,22 @@ class ParameterError(VampkitError, ValueError):
     """A generator, stage or sampler got a parameter value it cannot use.
 
     ``path`` is the key path of the offending value inside a spec (e.g. ``("all-of", 1,
-    "period")``) when it is known, so a recipe error can point at its line.
+    "period")``) when it is known, so a recipe error can point at its line. ``problem`` is
+    the message without the owner and parameter it names (``must be >= 0, got -1``), for
+    callers that name the key themselves. ``errors`` holds each problem when several were
+    found at once (``params.build`` checks every parameter before it gives up).
     """
 
-    def __init__(self, message: str, *, path: tuple = ()) -> None:
+    def __init__(self, message: str, *, path: tuple = (), problem: str | None = None,
+                 errors: tuple[ParameterError, ...] = ()) -> None:
         super().__init__(message)
         self.path = tuple(path)
+        self.problem = message if problem is None else problem
+        self.errors = tuple(errors)
+
+    def each(self) -> tuple[ParameterError, ...]:
+        """The single problems this error stands for (itself when it is one)."""
+        return tuple(e for err in self.errors for e in err.each()) if self.errors else (self,)
 
 
 class UnknownNameError(VampkitError, KeyError):
@@ -31,7 +41,24 @@ class PluginError(VampkitError):
 
 
 class RecipeError(VampkitError):
-    """A recipe file is malformed or does not validate."""
+    """A recipe file is malformed or does not validate.
+
+    ``where`` (``file:line:col`` or the ``--set`` option), ``key`` (dotted) and ``problem``
+    are the parts of the message when the loader knows them; ``errors`` holds every problem
+    of a file when it found several (the message then has one line each, in line order).
+    """
+
+    def __init__(self, message: str, *, where: str = "", key: str = "", problem: str | None = None,
+                 errors: tuple[RecipeError, ...] = ()) -> None:
+        super().__init__(message)
+        self.where = where
+        self.key = key
+        self.problem = message if problem is None else problem
+        self.errors = tuple(errors)
+
+    def each(self) -> tuple[RecipeError, ...]:
+        """The single problems this error stands for (itself when it is one)."""
+        return tuple(e for err in self.errors for e in err.each()) if self.errors else (self,)
 
 
 class CheckpointError(VampkitError):

@@ -26,8 +26,9 @@ def register_masks(register: Register) -> None:
 
 
 @hookspec
-def register_models(register: Register) -> None:
-    """Register token model classes (``vampkit.TokenModel``), each with a ``name``."""
+def register_bundles(register: Register) -> None:
+    """Register model bundles (``vampkit.ModelBundle`` values): Hub files, token grid, context
+    lengths, loudness target; each ``name`` is a ``--weights`` / recipe ``weights:`` value."""
 
 
 @hookspec
@@ -38,6 +39,12 @@ def register_codecs(register: Register) -> None:
 @hookspec
 def register_beat_trackers(register: Register) -> None:
     """Register beat tracker classes (``vampkit.BeatTracker``), each with a ``name``."""
+
+
+@hookspec
+def register_onset_detectors(register: Register) -> None:
+    """Register onset detector classes (``vampkit.OnsetDetector``), each with a ``name``: the
+    ``onsets`` analysis picks one with ``analysis: {onset_detector: NAME}``."""
 
 
 @hookspec

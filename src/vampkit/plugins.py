@@ -4,6 +4,15 @@ Built-in plugins are modules of vampkit registered exactly like third-party ones
 plugins are found through the ``vampkit`` entry-point group. ``VAMPKIT_LOAD_PLUGINS`` limits
 which outside plugins load: a comma-separated list of entry-point or distribution names
 (empty: none). Each registry records which plugin registered each name.
+
+Order: registries are built by calling each plugin's hook in load order: vampkit's built-ins
+first (in ``BUILTIN_PLUGINS`` order), then entry-point plugins in the order
+``importlib.metadata`` lists them, then in-process ``register_plugin`` calls. A name may be
+registered once: a second registration is an error naming both plugins (the earlier first),
+so the order decides listings and messages, never which object wins.
+
+A plugin implementing a hook that does not exist (``register_mask`` for ``register_masks``) is
+refused when it is loaded, with a did-you-mean, instead of being ignored.
 """
 
 from __future__ import annotations
@@ -36,18 +45,20 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
 #: registry kind -> hook name
 KINDS: dict[str, str] = {
     "masks": "register_masks",
-    "models": "register_models",
+    "bundles": "register_bundles",
     "codecs": "register_codecs",
     "beat_trackers": "register_beat_trackers",
+    "onset_detectors": "register_onset_detectors",
     "analyses": "register_analyses",
     "stages": "register_stages",
 }
 
 _KIND_LABEL = {
     "masks": "mask generator",
-    "models": "model",
+    "bundles": "model bundle",
     "codecs": "codec",
     "beat_trackers": "beat tracker",
+    "onset_detectors": "onset detector",
     "analyses": "analysis",
     "stages": "stage",
 }
@@ -89,6 +100,7 @@ def plugin_manager() -> pluggy.PluginManager:
             for module_name in BUILTIN_PLUGINS:
                 manager.register(importlib.import_module(module_name), name=module_name)
             _load_entry_points(manager)
+            check_hooks(manager)
             _manager = manager
         return _manager
 
@@ -123,6 +135,33 @@ def _load_entry_points(manager: pluggy.PluginManager) -> None:
         _dist_versions[entry_point.name] = dist.version if dist is not None else None
 
 
+#: hooks of earlier releases -> what replaced them (named in the unknown-hook error)
+RENAMED_HOOKS = {"register_models": "register_bundles (it registers vampkit.ModelBundle values)"}
+
+
+def check_hooks(manager: pluggy.PluginManager) -> None:
+    """A ``PluginError`` naming the plugin and the hook when a loaded plugin implements a hook
+    vampkit does not specify (a misspelt ``register_mask`` would otherwise be ignored)."""
+    known = sorted(name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), f"{hookspecs.PROJECT_NAME}_spec"))
+    for hook_name in sorted(vars(manager.hook)):
+        caller = getattr(manager.hook, hook_name)
+        if hook_name.startswith("_") or not hasattr(caller, "get_hookimpls") or caller.spec is not None:
+            continue
+        for impl in caller.get_hookimpls():
+            if impl.optionalhook:
+                continue
+            hint = (f" (it was replaced by {RENAMED_HOOKS[hook_name]})" if hook_name in RENAMED_HOOKS
+                    else did_you_mean(hook_name, known))
+            raise PluginError(
+                f"plugin '{impl.plugin_name}' implements unknown hook '{hook_name}'{hint} "
+                f"(vampkit's hooks: {', '.join(known)})"
+            )
+    try:
+        manager.check_pending()
+    except pluggy.PluginValidationError as exc:  # pragma: no cover - the loop above names it first
+        raise PluginError(f"plugin '{exc.plugin_name}': {exc}") from exc
+
+
 def reset() -> None:
     """Forget loaded plugins and registries (after installing a plugin, or in tests)."""
     global _manager
@@ -140,6 +179,11 @@ def register_plugin(plugin: object, name: str | None = None) -> str:
             registered = manager.register(plugin, name=name)
         except ValueError as exc:
             raise PluginError(f"cannot register plugin {name or plugin!r}: {exc}") from exc
+        try:
+            check_hooks(manager)
+        except PluginError:
+            manager.unregister(name=registered)
+            raise
         _registries.clear()
         assert registered is not None
         return registered
@@ -161,6 +205,15 @@ def _validate(kind: str, obj: Any, plugin: str) -> str:
             raise PluginError(f"plugin '{plugin}': mask generator '{name}' must be an attrs class")
         if not any("__call__" in vars(base) for base in obj.__mro__[:-1]):  # every class has type's __call__
             raise PluginError(f"plugin '{plugin}': mask generator '{name}' has no __call__(ctx)")
+    if kind == "bundles":
+        from .bundles import ModelBundle
+
+        if not isinstance(obj, ModelBundle):
+            raise PluginError(f"plugin '{plugin}': model bundle '{name}' must be a vampkit.ModelBundle value, "
+                              f"got {type(obj).__name__}")
+        if any(c in name for c in ":,/\\") or name != name.strip():
+            raise PluginError(f"plugin '{plugin}': model bundle name '{name}' may not contain ':', ',', "
+                              f"slashes or surrounding spaces (it is a --weights value)")
     return name
 
 
@@ -168,8 +221,9 @@ def _collect(kind: str) -> dict[str, Registration]:
     manager = plugin_manager()
     hook = getattr(manager.hook, KINDS[kind])
     found: dict[str, Registration] = {}
-    # pluggy calls the last registered first; walk in registration order for stable listings
-    for impl in reversed(hook.get_hookimpls()):
+    # get_hookimpls() lists implementations in registration order (pluggy *calls* them in the
+    # reverse order); walking this list builds registries in load order: built-ins first
+    for impl in hook.get_hookimpls():
         plugin = impl.plugin_name
 
         def register(obj: Any, _plugin: str = plugin) -> None:
@@ -212,6 +266,25 @@ def get(kind: str, name: str) -> Any:
             f"unknown {_KIND_LABEL[kind]} '{name}'{did_you_mean(name, registry)} (known: {known})"
         )
     return registry[name].obj
+
+
+@attrs.frozen
+class MaskListing:
+    """One row of ``vampkit masks``: a generator, its plugin, doc line and parameters."""
+
+    name: str
+    plugin: str
+    doc: str
+    parameters: tuple[Any, ...]  # vampkit.params.ParamInfo
+
+
+def mask_listing() -> list[MaskListing]:
+    """Every registered mask generator as ``vampkit masks`` lists it, sorted by name (the
+    command line and ``vampkit.testing`` both read this)."""
+    from .params import describe, first_line
+
+    return [MaskListing(name, reg.plugin, first_line(reg.obj.__doc__), tuple(describe(reg.obj)))
+            for name, reg in sorted(registered("masks").items())]
 
 
 def mask_generators() -> dict[str, type]:

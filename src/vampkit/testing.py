@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import math
 import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -317,30 +316,23 @@ class MaskGeneratorChecks:
     def check_registered(self) -> None:
         """Registered under its ``name`` by a loaded plugin, and listed by ``vampkit masks``
         with a one-line doc and a doc for every parameter."""
-        from click.testing import CliRunner
-
-        from .cli import cli
-
         found = plugins.mask_generators().get(self.name)
         if found is not self.generator:
             hint = ("no loaded plugin registers it: install your package (pip install -e .) and check "
                     "its [project.entry-points.vampkit] table, or call vampkit.plugins.register_plugin()")
             raise self.fail("is registered", hint if found is None else f"the name is taken by {found!r}")
-        result = CliRunner().invoke(cli, ["masks", "--json"])
-        if result.exit_code != 0:
-            raise self.fail("is listed by `vampkit masks`", f"`vampkit masks --json` failed: {result.output}")
-        rows = {row["name"]: row for row in json.loads(result.output)}
+        rows = {row.name: row for row in plugins.mask_listing()}  # what `vampkit masks` prints
         row = rows.get(self.name)
         if row is None:
             raise self.fail("is listed by `vampkit masks`", "it is missing from the listing")
-        if not row["doc"]:
+        if not row.doc:
             raise self.fail("is listed by `vampkit masks`", "the class has no docstring (its first line is the listing's doc)")
         class_doc = self.generator.__doc__ or ""
-        undocumented = [p["name"] for p in row["parameters"] if not p["doc"] and p["name"] not in class_doc]
+        undocumented = [p.name for p in row.parameters if not p.doc and p.name not in class_doc]
         if undocumented:
             raise self.fail("documents its parameters", f"no doc for {', '.join(undocumented)} "
                             "(use vampkit.param(..., doc=...) or name them in the class docstring)")
-        listed = [p["name"] for p in row["parameters"]]
+        listed = [p.name for p in row.parameters]
         declared = [p.name for p in describe(self.generator)]
         if listed != declared:
             raise self.fail("is listed by `vampkit masks`", f"lists parameters {listed}, the class has {declared}")

@@ -1,9 +1,10 @@
-"""Model weights: named presets on the Hugging Face Hub, or local files, resolved to paths.
+"""Model weights: registered bundles on the Hugging Face Hub, or local files, resolved to paths.
 
-``resolve_weights("vampnet")`` fetches upstream's published ``coarse.pth``, ``c2f.pth`` and
-``codec.pth`` from ``hugggof/vampnet`` into vampkit's cache (``$VAMPKIT_CACHE/hf``);
-``"vampnet:<name>"`` takes the fine-tuned ``loras/<name>/{coarse,c2f}.pth`` (full checkpoints)
-with the same codec. Local paths: a directory holding the three files, or
+``resolve_weights("vampnet")`` fetches the files of the bundle ``vampkit.bundles.VAMPNET``
+(upstream's ``coarse.pth``, ``c2f.pth``, ``codec.pth`` in ``hugggof/vampnet``) into vampkit's
+cache (``$VAMPKIT_CACHE/hf``); ``"vampnet:<name>"`` takes the fine-tuned
+``loras/<name>/{coarse,c2f}.pth`` (full checkpoints) with the same codec. Any bundle a plugin
+registers resolves the same way. Local paths: a directory holding the three files, or
 ``"coarse.pth,c2f.pth,codec.pth"`` (c2f may be left empty for a coarse-only model).
 """
 
@@ -12,78 +13,92 @@ from __future__ import annotations
 import os
 import socket
 import urllib.parse
-import re
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import attrs
 
+from . import bundles
+from .bundles import VAMPNET, ModelBundle
 from .cache import cache_dir
 from .errors import WeightsUnavailableError
+from .hashing import sha256_file
 
 HF_SUBDIR = "hf"
-_LORA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-@attrs.frozen
-class Preset:
-    """Where a named set of weights lives on the Hub."""
-
-    repo_id: str
-    coarse: str
-    c2f: str | None
-    codec: str
-    revision: str = "main"
-    description: str = ""
 
 
 @attrs.frozen
 class WeightPaths:
-    """Local files of one model set; ``c2f`` is None for a coarse-only set."""
+    """Local files of one model set; ``c2f`` is None for a coarse-only set.
+
+    ``bundle`` holds the facts the files are run with (loudness target, context lengths):
+    the registered bundle they came from, or ``bundles.VAMPNET`` for local files.
+    """
 
     coarse: Path
     c2f: Path | None
     codec: Path
+    bundle: ModelBundle = attrs.field(default=VAMPNET, eq=False, repr=False)
 
 
-PRESETS: dict[str, Preset] = {
-    "vampnet": Preset("hugggof/vampnet", "coarse.pth", "c2f.pth", "codec.pth",
-                      description="upstream VampNet (CC BY-NC-SA 4.0 weights)"),
-}
+class _Presets(Mapping[str, ModelBundle]):
+    """The registered bundles by name, read at each access (plugins may add some)."""
+
+    def __getitem__(self, name: str) -> ModelBundle:
+        return bundles.registered()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(bundles.registered())
+
+    def __len__(self) -> int:
+        return len(bundles.registered())
 
 
-def preset(spec: str) -> Preset:
-    """The preset for ``spec``: a name of ``PRESETS`` or ``"<preset>:<lora name>"``."""
-    base, _, lora = spec.partition(":")
-    if base not in PRESETS:
-        known = ", ".join(sorted(PRESETS))
-        raise WeightsUnavailableError(
-            f"unknown weights '{spec}': not a preset ({known}, or '<preset>:<fine-tuned name>') "
-            f"nor an existing local path"
-        )
-    found = PRESETS[base]
-    if not lora:
-        return found
-    if not _LORA_NAME.match(lora):
-        raise WeightsUnavailableError(f"weights '{spec}': '{lora}' is not a valid fine-tuned model name")
-    return attrs.evolve(found, coarse=f"loras/{lora}/coarse.pth", c2f=f"loras/{lora}/c2f.pth",
-                        description=f"{found.description}, fine-tuned '{lora}'")
+#: weights names ``--weights`` and recipes accept: every registered ``ModelBundle``
+PRESETS: Mapping[str, ModelBundle] = _Presets()
+
+
+def preset(spec: str) -> ModelBundle:
+    """The bundle for ``spec``: a registered name or ``"<bundle>:<fine-tuned name>"``."""
+    return bundles.get(spec)
 
 
 def resolve_weights(spec: str, *, offline: bool | None = None) -> WeightPaths:
-    """Local paths for ``spec`` (preset name or local paths), downloading what is not cached.
+    """Local paths for ``spec`` (bundle name or local paths), downloading what is not cached.
 
-    Offline (``offline=True`` or ``HF_HUB_OFFLINE=1``) only the cache is used; a file neither
+    Offline (``offline=True``, ``HF_HUB_OFFLINE=1`` or ``VAMPKIT_OFFLINE=1``) only the cache is used; a file neither
     cached nor downloadable raises ``WeightsUnavailableError`` saying which file, where it was
     looked for, and how to get it. ``HF_ENDPOINT`` selects the Hub server.
     """
     local = _local_weights(spec)
     if local is not None:
         return local
-    found = preset(spec)
+    return fetch_bundle(preset(spec), offline=offline)
+
+
+def fetch_bundle(bundle: ModelBundle, *, offline: bool | None = None) -> WeightPaths:
+    """Local paths of a bundle's files from vampkit's Hub cache, downloaded when missing and
+    checked against the bundle's published sha256 where it has one."""
     if offline is None:
-        offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-    fetch = lambda name: _download(found, name, offline)  # noqa: E731
-    return WeightPaths(fetch(found.coarse), fetch(found.c2f) if found.c2f else None, fetch(found.codec))
+        offline = offline_mode()
+
+    def fetch(name: str) -> Path:
+        return _checked(bundle, name, _download(bundle, name, offline))
+
+    return WeightPaths(fetch(bundle.coarse), fetch(bundle.c2f) if bundle.c2f else None, fetch(bundle.codec),
+                       bundle=bundle)
+
+
+def _checked(bundle: ModelBundle, filename: str, path: Path) -> Path:
+    expected = bundle.sha256.get(filename)
+    if expected is not None:
+        actual = sha256_file(path)
+        if actual != expected.lower():
+            raise WeightsUnavailableError(
+                f"weights file '{filename}' of {bundle.repo_id} at {path} has sha256 {actual}, not the published "
+                f"{expected}: a damaged or replaced file; delete it and fetch it again"
+            )
+    return path
 
 
 def _local_weights(spec: str) -> WeightPaths | None:
@@ -110,7 +125,7 @@ def _local_weights(spec: str) -> WeightPaths | None:
     return None
 
 
-def _download(found: Preset, filename: str, offline: bool) -> Path:
+def _download(found: ModelBundle, filename: str, offline: bool) -> Path:
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
 
@@ -136,7 +151,7 @@ def _download(found: Preset, filename: str, offline: bool) -> Path:
         return Path(hf_hub_download(found.repo_id, filename, revision=found.revision, cache_dir=where,
                                     local_files_only=offline, endpoint=endpoint))
     except LocalEntryNotFoundError as exc:  # (a subclass of EntryNotFoundError: first)
-        state = "offline mode is on (HF_HUB_OFFLINE / offline=True)" if offline else "the Hub could not be reached"
+        state = "offline mode is on (HF_HUB_OFFLINE / VAMPKIT_OFFLINE / offline=True)" if offline else "the Hub could not be reached"
         raise WeightsUnavailableError(
             f"weights file '{filename}' of {found.repo_id} is not in the cache ({where}) and {state}; {how}"
         ) from exc
@@ -167,3 +182,42 @@ def _reachable(endpoint: str | None, timeout: float = 5.0) -> bool:
     except OSError:
         return False
     return True
+
+
+#: set to 1 to forbid vampkit any network access (``HF_HUB_OFFLINE=1`` does the same)
+OFFLINE_ENV = "VAMPKIT_OFFLINE"
+_TRUE = ("1", "true", "yes", "on")
+
+
+def offline_mode() -> bool:
+    """Whether downloads are forbidden: ``VAMPKIT_OFFLINE`` or ``HF_HUB_OFFLINE`` is set."""
+    return any(os.environ.get(name, "").strip().lower() in _TRUE for name in (OFFLINE_ENV, "HF_HUB_OFFLINE"))
+
+
+def fetch_url(url: str, dest: str | os.PathLike, *, sha256: str | None = None, progress: bool = True) -> Path:
+    """A published file outside the Hub (e.g. DAC's GitHub releases) at ``dest``, fetched with
+    pooch when missing: downloaded to a temporary file, checked against ``sha256`` when one is
+    known, then moved into place; a cached copy is used (and checked) without the network."""
+    import pooch
+
+    dest = Path(dest)
+    how = f"download {url} on a connected machine and place it at '{dest}'" + (f" (sha256 {sha256})" if sha256 else "")
+    if not dest.is_file() and offline_mode():
+        raise WeightsUnavailableError(
+            f"could not download {url} to '{dest}': offline mode is on ({OFFLINE_ENV} / HF_HUB_OFFLINE), so "
+            f"vampkit does not use the network. To install it by hand, {how}."
+        )
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        found = pooch.retrieve(url, known_hash=f"sha256:{sha256.lower()}" if sha256 else None, fname=dest.name,
+                               path=dest.parent, progressbar=progress)
+    except ValueError as exc:  # pooch's checksum mismatch: the download is discarded
+        raise WeightsUnavailableError(
+            f"checksum mismatch for {url}: expected sha256 {sha256}; the download was discarded ({exc}). "
+            f"To install it by hand, {how}."
+        ) from exc
+    except Exception as exc:  # requests' connection and HTTP errors, disk errors: named, re-raised
+        raise WeightsUnavailableError(
+            f"could not download {url} to '{dest}': {type(exc).__name__}: {exc}. To install it by hand, {how}."
+        ) from exc
+    return Path(found)

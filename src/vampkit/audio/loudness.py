@@ -4,6 +4,7 @@ Follows audiotools' ``AudioSignal.loudness`` (VampNet's and DAC's): K-weighting,
 with 75 % overlap where the last block is zero-padded, absolute gate -70 LUFS and relative gate
 -10 LU, channel gains 1, 1, 1, 1.41, 1.41, signals under 0.5 s zero-padded for the measurement,
 result floored at -70 LUFS. pyloudnorm differs in how it counts the last block (it rounds).
+The loudness a model set encodes at is its bundle's ``loudness_db`` (``vampkit.bundles``).
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ import pyloudnorm
 import scipy.signal
 import torch
 
-#: VampNet's loudness target before encoding
-VAMPNET_LOUDNESS_DB = -24.0
 MIN_LOUDNESS_DB = -70.0
 _CHANNEL_GAINS = (1.0, 1.0, 1.0, 1.41, 1.41)
 _BLOCK_SECONDS = 0.4
@@ -67,6 +66,7 @@ def integrated_loudness(samples: torch.Tensor, sample_rate: int) -> float:
 
 
 def db_to_gain(db: float) -> float:
+    """The amplitude factor of a gain in dB."""
     return 10.0 ** (db / 20.0)
 
 

@@ -41,3 +41,9 @@ def resample(samples: torch.Tensor, from_sr: int, to_sr: int) -> torch.Tensor:
     out = soxr.resample(flat, from_sr, to_sr, quality="HQ")
     result = torch.from_numpy(np.ascontiguousarray(out.T)).reshape(*lead, out.shape[0])
     return result.to(samples.device)
+
+
+def resampled_length(n_samples: int, from_sr: int, to_sr: int) -> int:
+    """The length ``resample`` gives ``n_samples`` (for dry runs that count frames without audio)."""
+    # round half up, in integers: soxr's output length for these rates
+    return int(n_samples) if from_sr == to_sr else (2 * int(n_samples) * int(to_sr) + int(from_sr)) // (2 * int(from_sr))

@@ -4,7 +4,7 @@
 ``simple`` is a less precise numpy-only fallback. Masks read results via ``MaskContext``.
 """
 
-from .base import Beats, BeatTracker, mono
+from .base import Beats, BeatTracker, OnsetDetector, mono
 from .cache import AnalysisCache
 
-__all__ = ["AnalysisCache", "BeatTracker", "Beats", "mono"]
+__all__ = ["AnalysisCache", "BeatTracker", "Beats", "OnsetDetector", "mono"]

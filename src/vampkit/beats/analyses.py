@@ -13,16 +13,9 @@ from typing import Any, ClassVar
 import attrs
 
 from .. import plugins
-from ..errors import UnknownNameError
-from ..naming import did_you_mean
 from ..params import build
-from .base import Beats, BeatTracker, mono
+from .base import Beats, BeatTracker, OnsetDetector, mono
 from .cache import AnalysisCache, audio_digest, cache_key, parameters_of
-from .madmom import MadmomOnsets
-from .simple import SimpleOnsets
-
-#: onset detectors by name (``options={"onsets": {"detector": ...}}``)
-ONSET_DETECTORS: dict[str, type] = {"madmom": MadmomOnsets, "simple": SimpleOnsets}
 
 
 def analyser_version(analyser: Any) -> str:
@@ -66,7 +59,8 @@ def _decode_onsets(raw: Any) -> tuple[float, ...]:
 
 @attrs.frozen
 class OnsetsAnalysis:
-    """Onset times of the input (seconds, a sorted tuple) by madmom (default) or ``simple``."""
+    """Onset times of the input (seconds, a sorted tuple) by a registered onset detector
+    (built-ins: ``madmom``, the default, and ``simple``)."""
 
     name: ClassVar[str] = "onsets"
     cached: ClassVar[bool] = True
@@ -74,10 +68,8 @@ class OnsetsAnalysis:
     def __call__(self, audio: Any, sample_rate: int, *, detector: str = "madmom", cache: bool = True,
                  cache_dir: str | Path | None = None, **params: Any) -> tuple[float, ...]:
         """Detect onsets in ``audio`` with ``detector`` built from ``params``."""
-        if detector not in ONSET_DETECTORS:
-            raise UnknownNameError(f"unknown onset detector '{detector}'{did_you_mean(detector, ONSET_DETECTORS)}"
-                                   f" (known: {', '.join(sorted(ONSET_DETECTORS))})")
-        instance = build(ONSET_DETECTORS[detector], params, path=("onsets",))
+        cls = plugins.get("onset_detectors", detector)
+        instance: OnsetDetector = build(cls, params, path=("onsets",))
         samples = mono(audio, what="onsets analysis")
         return _cached("onsets", instance, samples, sample_rate, lambda: instance.detect(samples, sample_rate),
                        list, _decode_onsets, cache, cache_dir)

@@ -1,4 +1,5 @@
-"""``Beats`` (what a beat tracker finds) and ``BeatTracker`` (what a beat tracker is)."""
+"""``Beats`` (what a beat tracker finds), ``BeatTracker`` and ``OnsetDetector`` (what a beat
+tracker and an onset detector are)."""
 
 from __future__ import annotations
 
@@ -101,15 +102,28 @@ def mono(audio: Any, *, what: str = "audio") -> np.ndarray:
     return np.ascontiguousarray(array, dtype=np.float32)
 
 
+@runtime_checkable
+class OnsetDetector(Protocol):
+    """An onset detector: a registered ``name`` and ``detect(audio, sample_rate) -> times``.
+
+    ``audio`` is a mono numpy array; the result is onset times in seconds. Detectors are frozen
+    attrs classes whose fields are their parameters (part of the analysis cache key).
+    """
+
+    name: ClassVar[str]
+
+    def detect(self, audio: Any, sample_rate: int) -> Iterable[float]: ...
+
+
 def resample(signal: np.ndarray, sample_rate: int, target_rate: int) -> np.ndarray:
-    """Mono float32 ``signal`` at ``target_rate`` (soxr, high quality); unchanged if equal."""
-    if sample_rate <= 0:
-        raise ParameterError(f"sample_rate must be positive, got {sample_rate}")
+    """Mono float32 ``signal`` at ``target_rate`` through vampkit's one resampler
+    (``vampkit.audio.resample``, soxr HQ); unchanged if the rates are equal."""
+    from ..audio.resample import resample as resample_tensor
+
     if int(sample_rate) == int(target_rate):
         return signal
-    import soxr
-
-    return np.ascontiguousarray(soxr.resample(signal, int(sample_rate), int(target_rate)), dtype=np.float32)
+    out = resample_tensor(torch.from_numpy(np.ascontiguousarray(signal, dtype=np.float32)), sample_rate, target_rate)
+    return np.ascontiguousarray(out.numpy(), dtype=np.float32)
 
 
 def bar_positions(times: np.ndarray, downbeats: np.ndarray, meter: int | None) -> np.ndarray:

@@ -13,8 +13,8 @@ import attrs
 import numpy as np
 
 from ..errors import ParameterError
-from ..masks.validators import non_negative, positive
 from ..params import param
+from ..validators import non_negative, positive
 from ._madmom_compat import import_madmom
 from .base import Beats, bar_positions, mono, resample
 

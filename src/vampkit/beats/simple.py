@@ -14,8 +14,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..errors import AnalysisError, ParameterError
-from ..masks.validators import non_negative, positive
 from ..params import param
+from ..validators import non_negative, positive
 from .base import Beats, mono, resample
 
 RATE = 22050

@@ -1,60 +1,19 @@
-"""Strict loading of codec checkpoint tensors into a module, and checks of their kwargs.
+"""Checks of codec checkpoint kwargs.
 
-Reading the file is ``vampkit.checkpoint.read_checkpoint`` (weights only, no pickled code)."""
+Reading the file (``read_checkpoint``, weights only, no pickled code) and loading its tensors
+strictly into a module (``load_strict``) live in ``vampkit.checkpoint``, the one place for both;
+they are re-exported here for the codecs."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-import torch
-
-from ..checkpoint import RawCheckpoint, read_checkpoint
+from ..checkpoint import RawCheckpoint, load_strict, read_checkpoint
 from ..errors import CheckpointError
 
 __all__ = ["RawCheckpoint", "check_product", "codebook_dims", "load_strict", "positive_int", "positive_ints",
            "read_checkpoint"]
-
-_LIST_LIMIT = 8
-
-
-def _listing(keys: list[str]) -> str:
-    shown = ", ".join(keys[:_LIST_LIMIT])
-    return shown + (f" ... ({len(keys)} in all)" if len(keys) > _LIST_LIMIT else "")
-
-
-def load_strict(module: torch.nn.Module, checkpoint: RawCheckpoint, *, what: str) -> None:
-    """Put every tensor of ``checkpoint`` into ``module`` (built on any device, meta included);
-    a missing, unexpected, mis-shaped, non-float or non-finite tensor is a CheckpointError."""
-    expected = module.state_dict()
-    given = checkpoint.state_dict
-    missing = sorted(set(expected) - set(given))
-    unexpected = sorted(set(given) - set(expected))
-    problems = []
-    if missing:
-        problems.append(f"missing keys: {_listing(missing)}")
-    if unexpected:
-        problems.append(f"unexpected keys: {_listing(unexpected)}")
-    shapes = [
-        f"{key} (file {list(given[key].shape)}, expected {list(expected[key].shape)})"
-        for key in sorted(set(expected) & set(given))
-        if tuple(given[key].shape) != tuple(expected[key].shape)
-    ]
-    if shapes:
-        problems.append(f"wrong shapes: {_listing(shapes)}")
-    if problems:
-        raise CheckpointError(
-            f"checkpoint '{checkpoint.path}' does not fit a {what} built from its kwargs: " + "; ".join(problems)
-        )
-    tensors = {}
-    for key, value in given.items():
-        if not value.is_floating_point():
-            raise CheckpointError(f"checkpoint '{checkpoint.path}': tensor '{key}' has dtype {value.dtype}, not float")
-        value = value.to(torch.float32).contiguous()
-        if not bool(torch.isfinite(value).all()):
-            raise CheckpointError(f"checkpoint '{checkpoint.path}': tensor '{key}' holds NaN or infinite values")
-        tensors[key] = value
-    module.load_state_dict(tensors, strict=True, assign=True)
 
 
 def positive_int(checkpoint: RawCheckpoint, key: str, default: Any = None) -> int:

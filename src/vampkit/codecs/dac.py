@@ -26,8 +26,13 @@ DAC_VARIANTS: dict[str, tuple[str, str]] = {
     "16khz": ("16khz", "8kbps"),
 }
 DEFAULT_VARIANT = "44khz"
-#: sha256 of the published files, where known (none could be checked offline)
-DAC_SHA256: dict[str, str] = {}
+#: sha256 of the published files as public projects that verified them pin them (the files
+#: could not be downloaded where this table was written); 44khz-16kbps: none known
+DAC_SHA256: dict[str, str] = {
+    "44khz": "a88eed82a7024ccc1facdb1e605c4c2f99281c8118c22c9895ffa846d8fb61aa",  # 0.0.1/weights.pth
+    "24khz": "44bad592fc393e03eb0be7a5120b7d487fe9612fa41269dc03fca3d4b87e20ad",  # 0.0.4/weights_24khz.pth
+    "16khz": "95ab7176b67137d4d4c6c54b8d6ef3cea797faec228cb03ad084badcad570b4d",  # 0.0.5/weights_16khz.pth
+}
 
 _DAC_DECODER_KEY = re.compile(r"^decoder\.model\.\d+\.block\.[234]\.block\.")
 
@@ -51,7 +56,7 @@ class DACCodec(ConvCodec):
     @classmethod
     def from_pretrained(cls, variant: str | None, device: str | torch.device = "cpu") -> DACCodec:
         from ..cache import cache_dir
-        from ..download import download
+        from ..weights import fetch_url
 
         variant = variant or DEFAULT_VARIANT
         url, filename = dac_url(variant)
@@ -61,7 +66,7 @@ class DACCodec(ConvCodec):
         if not dest.exists() and theirs.is_file():
             dest = theirs
         elif not dest.exists():
-            download(url, dest, sha256=DAC_SHA256.get(variant))
+            dest = fetch_url(url, dest, sha256=DAC_SHA256.get(variant))
         return cls.from_checkpoint(read_checkpoint(dest), device)
 
     @classmethod

@@ -22,7 +22,7 @@ from ..context import MaskContext
 from ..errors import AnalysisError
 from ..mask import Mask
 from ..params import param
-from .validators import non_negative, positive, probability
+from ..validators import non_negative, positive, probability
 
 Edges = Literal["upstream", "clamp"]
 

@@ -8,7 +8,7 @@ from ..context import MaskContext
 from ..errors import ParameterError
 from ..mask import Mask
 from ..params import param
-from .validators import non_negative
+from ..validators import non_negative
 
 
 @attrs.frozen

@@ -9,7 +9,7 @@ from ..context import MaskContext
 from ..errors import ParameterError
 from ..mask import Mask
 from ..params import param
-from .validators import non_negative
+from ..validators import non_negative
 
 
 def periodic_kept_frames(n_frames: int, period: int, width: int) -> torch.Tensor:

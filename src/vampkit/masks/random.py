@@ -10,8 +10,8 @@ import torch
 from ..context import MaskContext
 from ..mask import Mask
 from ..params import param
+from ..validators import probability
 from .spec import MaskGenerator, nested_mask
-from .validators import probability
 
 
 @attrs.frozen

@@ -8,7 +8,7 @@ Built-in and third-party generators take this same path.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
@@ -18,6 +18,11 @@ from ..context import MaskContext
 from ..errors import ParameterError, UnknownNameError
 from ..mask import Mask
 from ..params import Path, build, resolved_fields
+from ..validators import short_repr
+
+#: how deeply mask generators may nest (``all-of`` inside ``not`` inside ...); deeper specs are
+#: refused before any recursion could run out of stack
+MAX_MASK_DEPTH = 32
 
 
 @runtime_checkable
@@ -57,8 +62,11 @@ def is_generator(value: Any) -> bool:
         getattr(value, "name", None), str)
 
 
-def build_mask_generator(spec: Any, path: Path = ()) -> MaskGenerator:
+def build_mask_generator(spec: Any, path: Path = (), *, depth: int = 1) -> MaskGenerator:
     """Turn a spec into a generator instance; errors are ``ParameterError`` with ``.path``."""
+    if depth > MAX_MASK_DEPTH:
+        problem = f"masks nested deeper than {MAX_MASK_DEPTH} levels"
+        raise ParameterError(problem, path=path, problem=problem)
     if is_generator(spec):
         return spec
     if isinstance(spec, str):
@@ -66,10 +74,8 @@ def build_mask_generator(spec: Any, path: Path = ()) -> MaskGenerator:
     elif isinstance(spec, Mapping) and len(spec) == 1:
         ((name, value),) = spec.items()
     else:
-        raise ParameterError(
-            f"a mask is a generator name or a one-key mapping {{name: parameters}}, got {spec!r}",
-            path=path,
-        )
+        problem = f"a mask is a generator name or a one-key mapping {{name: parameters}}, got {short_repr(spec)}"
+        raise ParameterError(problem, path=path, problem=problem)
     try:
         cls = plugins.get_mask_generator(str(name))
     except UnknownNameError as exc:
@@ -77,7 +83,7 @@ def build_mask_generator(spec: Any, path: Path = ()) -> MaskGenerator:
     here = path + (name,)
     fields = {f.name: f for f in resolved_fields(cls)}
     positional = next((f.name for f in fields.values() if f.metadata.get("positional")), None)
-    nested = {n: _nested_builder(f.metadata["nested"]) for n, f in fields.items() if "nested" in f.metadata}
+    nested = {n: _nested_builder(f.metadata["nested"], depth + 1) for n, f in fields.items() if "nested" in f.metadata}
     if value is None:
         params: Mapping[str, Any] = {}
     elif positional and (not isinstance(value, Mapping) or not set(value) <= set(fields)):
@@ -87,17 +93,29 @@ def build_mask_generator(spec: Any, path: Path = ()) -> MaskGenerator:
     elif isinstance(value, Mapping):
         params = value
     else:
-        raise ParameterError(f"{name}: parameters must be a mapping, got {value!r}", path=here)
+        problem = f"parameters must be a mapping, got {short_repr(value)}"
+        raise ParameterError(f"{name}: {problem}", path=here, problem=problem)
     return build(cls, params, path=here, nested=nested)
 
 
-def _nested_builder(kind: str):  # noqa: ANN202
+def _nested_builder(kind: str, depth: int) -> Callable[[Any, Path], Any]:
     if kind == "mask":
-        return lambda value, path: None if value is None else build_mask_generator(value, path)
+        return lambda value, path: None if value is None else build_mask_generator(value, path, depth=depth)
 
     def build_list(value: Any, path: Path) -> tuple:
         if not isinstance(value, (list, tuple)):
-            raise ParameterError(f"expected a list of masks, got {value!r}", path=path)
-        return tuple(build_mask_generator(item, path + (i,)) for i, item in enumerate(value))
+            problem = f"expected a list of masks, got {short_repr(value)}"
+            raise ParameterError(problem, path=path, problem=problem)
+        built, problems = [], []
+        for i, item in enumerate(value):
+            try:
+                built.append(build_mask_generator(item, path + (i,), depth=depth))
+            except ParameterError as exc:
+                problems.extend(exc.each())
+        if problems:
+            raise problems[0] if len(problems) == 1 else ParameterError(
+                "\n".join(map(str, problems)), path=problems[0].path, problem=problems[0].problem,
+                errors=tuple(problems))
+        return tuple(built)
 
     return build_list

@@ -9,7 +9,7 @@ from ..context import MaskContext
 from ..errors import ParameterError
 from ..mask import Mask
 from ..params import param
-from .validators import check_within_grid, non_negative
+from ..validators import check_within_grid, non_negative
 
 
 def _span(n_frames: int, start: int, stop: int) -> torch.Tensor:

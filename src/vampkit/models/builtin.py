@@ -1,14 +1,12 @@
-"""The built-in token models, registered through the same hook as any plugin's."""
+"""The built-in model bundle (VampNet), registered through the same hook as any plugin's."""
 
 from __future__ import annotations
 
+from ..bundles import BUILTIN_BUNDLES
 from ..hookspecs import hookimpl
-from .vampnet import VampNet
-
-BUILTIN_MODELS = (VampNet,)
 
 
 @hookimpl
-def register_models(register):  # noqa: ANN001, ANN201 - hook signature
-    for model in BUILTIN_MODELS:
-        register(model)
+def register_bundles(register):  # noqa: ANN001, ANN201 - hook signature
+    for bundle in BUILTIN_BUNDLES:
+        register(bundle)

@@ -87,11 +87,11 @@ def apply_lora(model: torch.nn.Module, factors: Mapping[str, torch.Tensor], *, s
 
 
 def load_with_lora(base: str | os.PathLike, lora: str | os.PathLike | None, codebook_tables: torch.Tensor | None = None,
-                   device: str | torch.device = "cpu") -> VampNet:
+                   device: str | torch.device = "cpu", *, context_frames: int | None = None) -> VampNet:
     """A VampNet from a base checkpoint with a LoRA file's factors on top (upstream's lora.pth)."""
     from .vampnet import VampNet
 
-    model = VampNet.load(base, codebook_tables, "cpu")
+    model = VampNet.load(base, codebook_tables, "cpu", context_frames=context_frames)
     if lora is not None:
         apply_lora(model, read_lora(lora), source=str(lora))
     from ..device import resolve_device

@@ -9,15 +9,16 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..bundles import VAMPNET
 from ..errors import CheckpointError, ParameterError
 from ..mask import Mask
 from .base import masked_codes
 from ..checkpoint import read_checkpoint, write_checkpoint
 from .layers import CodebookEmbedding, TransformerStack, WNConv1x1
 
-#: frames per model call in upstream's interface: 10 s coarse, 3 s c2f at 44100 Hz / 768 hop
-COARSE_CONTEXT_FRAMES = 575
-C2F_CONTEXT_FRAMES = 173
+#: frames per model call (10 s coarse, 3 s c2f): the VampNet bundle's facts
+COARSE_CONTEXT_FRAMES = VAMPNET.coarse_context_frames
+C2F_CONTEXT_FRAMES = VAMPNET.c2f_context_frames
 
 #: the constructor kwargs upstream ``main`` records in ``metadata["kwargs"]``, with its defaults
 UPSTREAM_KWARGS: dict[str, Any] = {

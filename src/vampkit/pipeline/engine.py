@@ -1,46 +1,27 @@
 """The models a pipeline drives, behind one small interface: encode, vamp, decode.
 
-``VampNetEngine`` wires the codec, the coarse and coarse-to-fine models and the sampler.
+``VampNetEngine`` wires the codec, the coarse and coarse-to-fine models and the sampler; its
+facts (loudness target, chunk size) come from the ``ModelBundle`` the weights belong to.
 Anything with the same methods (``Engine``) can be passed to ``run_recipe(engine=...)``.
+Encoding and decoding go through ``vampkit.audio.encode_audio``/``decode_audio``: the measured
+loudness travels in the ``EncodedAudio`` value, never in the engine.
 """
 
 from __future__ import annotations
 
-import hashlib
-import math
-import os
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any, Protocol
 
-import attrs
 import torch
 
+from ..audio import Audio, EncodedAudio
+from ..bundles import Geometry
+from ..hashing import sha256_file
 from ..prompt import Prompt
 from ..recipes.schema import WeightsSpec
 from ..sampling.settings import SamplingSettings
 
-
-@attrs.frozen
-class Geometry:
-    """The token grid of a codec: what a mask can be built for without loading a model."""
-
-    sample_rate: int
-    hop_length: int
-    n_codebooks: int
-    codebook_size: int
-
-    @property
-    def frame_rate(self) -> float:
-        return self.sample_rate / self.hop_length
-
-    def n_frames(self, n_samples: int) -> int:
-        """Frames the codec makes of ``n_samples`` at its own rate (right-padded to the hop)."""
-        return max(1, math.ceil(n_samples / self.hop_length))
-
-
-#: Grids of the weights presets, for dry runs and previews (no download needed).
-PRESET_GEOMETRY = {"vampnet": Geometry(44100, 768, 14, 1024)}
+__all__ = ["Engine", "Geometry", "VampNetEngine", "geometry_for", "geometry_of", "resolve_weights", "sha256_file"]
 
 
 class Engine(Protocol):
@@ -49,9 +30,13 @@ class Engine(Protocol):
     geometry: Geometry
     checkpoints: dict[str, str]
 
-    def encode(self, audio: torch.Tensor, sample_rate: int) -> torch.Tensor: ...
+    def encode(self, audio: Audio) -> EncodedAudio:
+        """The tokens of ``audio`` (mono, as the model hears it) and the loudness measured."""
+        ...
 
-    def decode(self, codes: torch.Tensor) -> torch.Tensor: ...
+    def decode(self, encoded: EncodedAudio, codes: torch.Tensor) -> Audio:
+        """``codes`` as audio at the input's rate and loudness (``encoded`` is the input's)."""
+        ...
 
     def vamp(self, prompt: Prompt, *, coarse: SamplingSettings, c2f: SamplingSettings,
              generator: torch.Generator, progress: Callable[[int], None] | None = None) -> torch.Tensor: ...
@@ -61,25 +46,12 @@ class Engine(Protocol):
 
 
 def resolve_weights(spec: WeightsSpec) -> Any:
-    """Checkpoint paths of a preset (downloaded/cached) or explicit paths; offline errors clear."""
+    """Checkpoint paths of a bundle (downloaded/cached) or explicit paths; offline errors clear."""
     from ..weights import resolve_weights as resolve
 
     if spec.preset is not None:
         return resolve(spec.preset)
-    return resolve(",".join(str(p) for p in (spec.coarse, spec.c2f, spec.codec)))
-
-
-def sha256_file(path: str | os.PathLike, _cache: dict[tuple, str] = {}) -> str:  # noqa: B006
-    """sha256 of a file, cached per (path, size, mtime) for the life of the process."""
-    stat = os.stat(path)
-    key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
-    if key not in _cache:
-        digest = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-        _cache[key] = digest.hexdigest()
-    return _cache[key]
+    return resolve(",".join(str(p) if p is not None else "" for p in (spec.coarse, spec.c2f, spec.codec)))
 
 
 def geometry_of(codec: Any) -> Geometry:
@@ -87,60 +59,61 @@ def geometry_of(codec: Any) -> Geometry:
 
 
 def geometry_for(spec: WeightsSpec, device: str = "cpu") -> Geometry:
-    """The grid of a weights choice without a token model: a preset's table, or the codec file."""
+    """The grid of a weights choice without a token model: the bundle's, or the codec file's."""
     if spec.preset is not None:
-        if spec.preset in PRESET_GEOMETRY:
-            return PRESET_GEOMETRY[spec.preset]
-        from ..errors import RecipeError
+        from ..bundles import get
+        from ..errors import RecipeError, WeightsUnavailableError
 
-        raise RecipeError(f"weights preset '{spec.preset}' has no known grid for a dry run "
-                          f"(known: {', '.join(PRESET_GEOMETRY)}); give explicit paths")
+        try:
+            return get(spec.preset).geometry
+        except WeightsUnavailableError as exc:
+            raise RecipeError(f"weights: {exc}") from exc
     from ..codecs import load_codec
 
     return geometry_of(load_codec(spec.codec, device=device))
 
 
-TARGET_LUFS = -24.0  # upstream encodes at -24 LUFS and restores the input loudness after decoding
-
-
 class VampNetEngine:
-    """Codec + coarse + coarse-to-fine VampNet models, with the vampkit sampler."""
+    """Codec + coarse + coarse-to-fine VampNet models, with the vampkit sampler.
+
+    ``weights`` is a ``vampkit.weights.WeightPaths``; its ``bundle`` gives the loudness target,
+    the codec chunk size and the context lengths the models run with.
+    """
 
     def __init__(self, weights: Any, device: str = "auto", lora: Mapping[str, str] | None = None) -> None:
+        from ..bundles import VAMPNET
         from ..codecs import load_codec
         from ..device import resolve_device
         from ..models.lora_file import load_with_lora
 
+        self.bundle = getattr(weights, "bundle", None) or VAMPNET
         self.device = resolve_device(device)
         self.codec = load_codec(str(weights.codec), device=self.device)
         tables = self.codec.codebook_tables()
         lora = dict(lora or {})
-        self.coarse = load_with_lora(str(weights.coarse), lora.get("coarse"), tables, self.device)
-        self.c2f = load_with_lora(str(weights.c2f), lora.get("c2f"), tables, self.device) \
-            if weights.c2f is not None else None
+        self.coarse = load_with_lora(str(weights.coarse), lora.get("coarse"), tables, self.device,
+                                     context_frames=self.bundle.coarse_context_frames)
+        self.c2f = (load_with_lora(str(weights.c2f), lora.get("c2f"), tables, self.device,
+                                   context_frames=self.bundle.c2f_context_frames)
+                    if weights.c2f is not None else None)
         self.geometry = geometry_of(self.codec)
         self.checkpoints = {k: str(v) for k, v in
                             (("coarse", weights.coarse), ("c2f", weights.c2f), ("codec", weights.codec),
                              ("coarse_lora", lora.get("coarse")), ("c2f_lora", lora.get("c2f"))) if v is not None}
-        self._loudness: float | None = None
 
-    def encode(self, audio: torch.Tensor, sample_rate: int) -> torch.Tensor:
-        """Mono audio -> codes, loudness-normalised and peak-limited as upstream does."""
-        from ..audio.loudness import limit_peak, normalize_loudness
+    def encode(self, audio: Audio) -> EncodedAudio:
+        """Mono mix -> codes, at the bundle's loudness and peak-limited, as upstream does."""
+        from ..audio import encode_audio
 
-        mono = audio.mean(dim=0, keepdim=True) if audio.dim() == 2 else audio
-        normalised, loudness = normalize_loudness(mono, sample_rate, TARGET_LUFS)
-        self._loudness = loudness if math.isfinite(loudness) else None
-        return self.codec.encode(limit_peak(normalised).unsqueeze(0), sample_rate)
+        return encode_audio(self.codec, audio, loudness_db=self.bundle.loudness_db,
+                            chunk_seconds=self.bundle.chunk_seconds, mono=True)
 
-    def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        """Codes -> audio ``(1, samples)``, brought back to the last encoded input's loudness."""
-        from ..audio.loudness import db_to_gain, limit_peak
+    def decode(self, encoded: EncodedAudio, codes: torch.Tensor) -> Audio:
+        """Codes -> audio at the input's rate, normalised back to the input's loudness."""
+        from ..audio import decode_audio
 
-        audio = self.codec.decode(codes.clamp(0, self.geometry.codebook_size - 1))[0]
-        if self._loudness is not None:
-            audio = audio * db_to_gain(self._loudness - TARGET_LUFS)
-        return limit_peak(audio)
+        return decode_audio(self.codec, encoded, codes.clamp(0, self.geometry.codebook_size - 1),
+                            chunk_seconds=self.bundle.chunk_seconds)
 
     def vamp_steps(self, n_frames: int, *, coarse: SamplingSettings, c2f: SamplingSettings) -> int:
         """The number of ``progress`` calls ``vamp`` makes on ``n_frames`` (chunked sampling)."""

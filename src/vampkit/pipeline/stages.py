@@ -7,18 +7,20 @@ out (variations, sweep points) or join (loops).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import attrs
 import torch
 
-from ..audio import load_audio, resample, save_audio
+from ..audio import Audio, check_audio, load_audio, mono_mix, resample, resampled_length, save_audio
 from ..context import MaskContext
-from ..errors import ParameterError, RecipeError
+from ..errors import AudioError, RecipeError
 from ..mask import Mask
-from ..masks.validators import non_negative
 from ..params import param
 from ..prompt import Prompt
+from ..validators import non_negative, positive
 from .state import Env, State
 
 DRY_RUN_SKIPS = "skipped in a dry run"
@@ -36,55 +38,101 @@ def output_name(template: str, state: State) -> str:
     return name
 
 
-def analyses_for(audio: torch.Tensor, sample_rate: int, options: dict) -> dict:
-    """Lazy analyses (beats, onsets) of the input for mask generators (recipe key ``analysis``)."""
+def analyses_for(audio: Audio, geometry: Any, options: dict, cache: dict | None = None) -> dict:
+    """Lazy analyses (beats, onsets) of the input's mono mix at the codec's rate, for mask
+    generators (recipe key ``analysis``).
+
+    With ``cache`` (one dict per input, shared by its states) each analysis runs at most once
+    per input and option set, whatever the number of variations and sweep points.
+    """
     from ..analysis import analyses_for as provider
 
-    return dict(provider(audio, sample_rate, **options))
+    def build() -> dict:
+        lazies = provider(model_audio(audio, geometry, cache), geometry.sample_rate, **options)
+        return {name: _once(fn) for name, fn in lazies.items()}
+
+    if cache is None:
+        return build()
+    key = ("analyses", geometry.sample_rate, _frozen(options))
+    if key not in cache:
+        cache[key] = build()
+    return dict(cache[key])
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(k), _frozen(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def _once(fn: Callable[[], Any]) -> Callable[[], Any]:
+    """``fn`` memoised: the first call's result is kept."""
+    result: list[Any] = []
+
+    def call() -> Any:
+        if not result:
+            result.append(fn())
+        return result[0]
+
+    return call
+
+
+def model_audio(audio: Audio, geometry: Any, cache: dict | None = None) -> torch.Tensor:
+    """The input's mono mix at the codec's rate ``(1, samples)``: what masks see as ``ctx.audio``."""
+    key = ("model_audio", geometry.sample_rate)
+    if cache is not None and key in cache:
+        return cache[key]
+    samples = audio.samples.to(torch.float32).mean(dim=0, keepdim=True)
+    samples = resample(samples, audio.sample_rate, geometry.sample_rate)
+    if cache is not None:
+        cache[key] = samples
+    return samples
 
 
 def mask_context(state: State, env: Env, n_frames: int) -> MaskContext:
-    """The grid of a state for its mask generators, with lazy audio and analyses."""
+    """The grid of a state for its mask generators, with lazy audio and analyses (built once
+    per input: every state of an input shares ``state.analyses``)."""
     geometry = env.geometry
     audio = state.audio
     analyses = {}
+    loader = None
     if audio is not None:
-        analyses = analyses_for(audio, geometry.sample_rate, dict(state.recipe.analysis))
+        analyses = analyses_for(audio, geometry, dict(state.recipe.analysis), state.analyses)
+        loader = _once(lambda: model_audio(audio, geometry, state.analyses))
     return MaskContext(n_codebooks=geometry.n_codebooks, n_frames=n_frames,
                        sample_rate=geometry.sample_rate, hop_length=geometry.hop_length,
-                       seed=state.variation_seed, audio_loader=(lambda: audio) if audio is not None else None,
-                       analyses=analyses)
+                       seed=state.variation_seed, audio_loader=loader, analyses=analyses)
 
 
 @attrs.frozen
 class Load:
-    """Read the input audio (optionally an excerpt) and resample it to the codec's rate."""
+    """Read the input audio (optionally an excerpt), at its own rate and channels."""
 
     name = "load"
 
     start: float = param(0.0, doc="seconds skipped at the start", validator=non_negative)
-    duration: float | None = param(None, doc="seconds kept (null: to the end)")
+    duration: float | None = param(None, doc="seconds kept (null: to the end)", validator=positive)
 
     def __call__(self, states: list[State], env: Env) -> list[State]:
-        if self.duration is not None and self.duration <= 0:
-            raise ParameterError(f"load: duration must be > 0, got {self.duration}")
         loaded = load_audio(states[0].input)
-        audio, sample_rate = loaded.samples, loaded.sample_rate
+        sample_rate = loaded.sample_rate
         first = int(round(self.start * sample_rate))
-        last = audio.shape[-1] if self.duration is None else first + int(round(self.duration * sample_rate))
-        audio = audio[:, first:last]
-        if audio.shape[-1] == 0:
-            from ..errors import AudioError
-
+        last = loaded.length if self.duration is None else first + int(round(self.duration * sample_rate))
+        audio = attrs.evolve(loaded, samples=loaded.samples[:, first:last])
+        if audio.length == 0:
             raise AudioError(f"{states[0].input}: nothing left after skipping {self.start} s")
-        target = env.geometry.sample_rate
-        audio = resample(audio, sample_rate, target).mean(dim=0, keepdim=True)
-        return [s.evolve(audio=audio, sample_rate=target).with_info(input_sample_rate=sample_rate) for s in states]
+        shared: dict = {}  # one analysis cache for every state of this input
+        return [s.evolve(audio=audio, analyses=shared).with_info(input_sample_rate=sample_rate) for s in states]
 
 
 @attrs.frozen
 class Encode:
-    """Turn the audio into codec tokens (in a dry run: only count the frames)."""
+    """Turn the audio into codec tokens (in a dry run: only count the frames).
+
+    Silent input (every sample zero) fails here, in a dry run too, as ``encode_audio`` refuses it.
+    """
 
     name = "encode"
 
@@ -92,13 +140,16 @@ class Encode:
         state = states[0]
         if state.audio is None:
             raise RecipeError("encode: no audio to encode (put `load` before `encode`)")
+        check_audio(state.audio)
         if env.dry_run:
-            n_frames = env.geometry.n_frames(state.audio.shape[-1])
+            check_audio(mono_mix(state.audio))  # the same warning and refusal as the engine's mono mix
+            geometry = env.geometry
+            n_frames = geometry.n_frames(resampled_length(state.audio.length, state.audio.sample_rate,
+                                                          geometry.sample_rate))
             return [s.evolve(n_frames=n_frames) for s in states]
-        codes = env.engine.encode(state.audio, state.sample_rate)
-        if codes.dim() == 2:
-            codes = codes.unsqueeze(0)
-        return [s.evolve(codes=codes, n_frames=codes.shape[-1]) for s in states]
+        encoded = env.engine.encode(state.audio)
+        codes = encoded.codes if encoded.codes.dim() == 3 else encoded.codes.unsqueeze(0)
+        return [s.evolve(encoded=encoded, codes=codes, n_frames=codes.shape[-1]) for s in states]
 
 
 def require_frames(state: State, stage: str) -> int:
@@ -198,7 +249,8 @@ def _batch_label(states: list[State]) -> str:
 
 @attrs.frozen
 class Decode:
-    """Turn the generated tokens back into audio (trimmed to the input's length)."""
+    """Turn the generated tokens back into audio at the input's rate and loudness (trimmed to
+    the input's length when the grid kept its length)."""
 
     name = "decode"
 
@@ -207,14 +259,11 @@ class Decode:
             return states
         out = []
         for state in states:
-            if state.out_codes is None:
-                raise RecipeError("decode: nothing generated yet (put `vamp` before `decode`)")
+            if state.out_codes is None or state.encoded is None:
+                raise RecipeError("decode: nothing generated yet (put `encode` and `vamp` before `decode`)")
             with env.timed("decode"):
-                audio = env.engine.decode(state.out_codes)
-            audio = audio[0] if audio.dim() == 3 else audio
-            if state.audio is not None and state.codes is not None and state.out_codes.shape[-1] == state.codes.shape[-1]:
-                audio = audio[..., : state.audio.shape[-1]]
-            out.append(state.evolve(out_audio=audio, out_sample_rate=env.geometry.sample_rate))
+                audio = env.engine.decode(state.encoded, state.out_codes)
+            out.append(state.evolve(out_audio=audio))
         return out
 
 
@@ -247,12 +296,8 @@ class Write:
 
     @staticmethod
     def _write(path: Path, state: State, env: Env) -> Path:
-        """The output at the input's sample rate, float WAV, never over the input file."""
-        rate = state.out_sample_rate or env.geometry.sample_rate
-        audio = state.out_audio.detach().float().cpu()
-        audio = audio[0] if audio.dim() == 3 else audio
-        target = int(state.info.get("input_sample_rate") or rate)
-        if target != rate:
-            audio, rate = resample(audio, rate, target), target
+        """The output (already at the input's sample rate), float WAV, never over the input file."""
+        out = state.out_audio
         path.parent.mkdir(parents=True, exist_ok=True)
-        return save_audio(path, audio, rate, protect=[state.input], subtype="FLOAT")
+        return save_audio(path, out.samples.detach().float().cpu(), out.sample_rate, protect=[state.input],
+                          subtype="FLOAT")

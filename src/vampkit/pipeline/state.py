@@ -1,4 +1,5 @@
-"""What flows through a pipeline: one ``State`` per output in the making, and the run's ``Env``."""
+"""What flows through a pipeline: one ``State`` per output in the making, the run's ``Env``,
+and ``Stage``, what a pipeline step is (public: stage plugins are written against these)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import attrs
 import torch
 
+from ..audio import Audio, EncodedAudio
 from ..mask import Mask
 from ..recipes.schema import Recipe
 
@@ -19,8 +21,11 @@ from ..recipes.schema import Recipe
 class State:
     """One (input, variation, sweep point) on its way to an output file.
 
-    Stages return new states (``evolve``); ``codes`` are the input tokens ``(1, C, T)``,
-    ``mask`` the whole-grid mask (True = generated), ``out_codes`` what the model made.
+    Stages return new states (``evolve``); ``audio`` is the input (an excerpt, at its own rate
+    and channels), ``encoded`` its tokens with the loudness measured when encoding, ``codes``
+    the input tokens ``(1, C, T)``, ``mask`` the whole-grid mask (True = generated),
+    ``out_codes`` what the model made and ``out_audio`` their audio. ``analyses`` is shared by
+    every state of one input, so analyses run once per input (not per variation or sweep point).
     """
 
     input: Path
@@ -28,16 +33,16 @@ class State:
     seed: int
     variation: int | str = 0
     point: str = ""
-    audio: torch.Tensor | None = None  # (channels, samples) at sample_rate
-    sample_rate: int | None = None
+    audio: Audio | None = None
+    encoded: EncodedAudio | None = None
     codes: torch.Tensor | None = None
     n_frames: int | None = None
     mask: Mask | None = None
     out_codes: torch.Tensor | None = None
-    out_audio: torch.Tensor | None = None
-    out_sample_rate: int | None = None
+    out_audio: Audio | None = None
     outputs: tuple[Path, ...] = ()
     info: dict[str, Any] = attrs.field(factory=dict)
+    analyses: dict[Any, Any] | None = attrs.field(default=None, repr=False)
 
     @property
     def stem(self) -> str:
@@ -114,3 +119,19 @@ class Env:
         if self.step_progress is None:
             return None
         return self.step_progress(label, total)
+
+
+@runtime_checkable
+class Stage(Protocol):
+    """A pipeline step: a frozen attrs class with a ``name`` (its key in a recipe's
+    ``pipeline:``), its parameters as ``vampkit.param()`` fields, and ``__call__(states, env)``.
+
+    It receives every state of one input at once (one per variation and sweep point) and
+    returns the states for the next stage: the same number (transform each with
+    ``state.evolve``), more (fan out) or fewer (join). In a dry run (``env.dry_run``) it must
+    not touch ``env.engine``. Register stage classes with the ``register_stages`` hook.
+    """
+
+    name: ClassVar[str]
+
+    def __call__(self, states: list[State], env: Env) -> list[State]: ...

@@ -12,8 +12,8 @@ import torch
 
 from ..errors import ParameterError, RecipeError
 from ..mask import Mask
-from ..masks.validators import positive
 from ..params import param
+from ..validators import positive
 from .stages import prompt_measures, require_frames, run_model
 from .state import Env, State
 
@@ -52,7 +52,8 @@ class Loop:
             else:
                 if any(s.out_audio is None for s in parts):
                     raise RecipeError("loop: no audio to join (put `decode` before `loop`)")
-                joined = torch.cat([s.out_audio for s in parts for _ in range(self.repeats)], dim=-1)
+                joined = attrs.evolve(first.out_audio, samples=torch.cat(
+                    [s.out_audio.samples for s in parts for _ in range(self.repeats)], dim=-1))
             out.append(first.evolve(variation="loop", out_audio=joined))
         return out
 
@@ -154,6 +155,10 @@ def _point_label(point: Mapping[str, Any]) -> str:
     return "+".join(f"{str(k).split('.')[-1]}={v}" for k, v in point.items())
 
 
+#: most points one sweep may have (the product of its value lists' lengths)
+MAX_SWEEP_POINTS = 1000
+
+
 @attrs.frozen
 class Sweep:
     """Run the rest of the pipeline once per point of a grid of recipe values (research).
@@ -175,6 +180,10 @@ class Sweep:
                                      path=("grid", key))
             if str(key).split(".")[0] == "pipeline":
                 raise ParameterError(f"sweep: grid: {key}: a sweep cannot change the pipeline", path=("grid", key))
+        count = math.prod(len(values) for values in self.grid.values())
+        if count > MAX_SWEEP_POINTS:
+            problem = f"{count} points is more than {MAX_SWEEP_POINTS} (each point is a full run)"
+            raise ParameterError(f"sweep: grid: {problem}", path=("grid",), problem=problem)
 
     def points(self) -> list[dict[str, Any]]:
         keys = list(self.grid)
@@ -197,7 +206,9 @@ class Sweep:
             except RecipeError as exc:
                 key = next(iter(point))
                 where = recipe.source.where(spec.path + ("grid", key))
-                raise RecipeError(f"{where}: sweep point {_point_label(point)}: {exc}") from exc
+                problems = "; ".join(f"{e.key}: {e.problem}" if e.key else e.problem for e in exc.each())
+                problem = f"sweep point {_point_label(point)}: {problems}"
+                raise RecipeError(f"{where}: {problem}", where=where, problem=problem) from exc
 
     def __call__(self, states: list[State], env: Env) -> list[State]:
         out = []

@@ -12,32 +12,12 @@ import attrs
 
 from ..errors import ParameterError
 from ..params import owner_name, param
+from ..validators import at_least, between, non_negative, unit_interval
 
 TOKEN_DRAWS = ("upstream", "inverse-cdf")
 
-
-def _fail(attribute: attrs.Attribute, message: str) -> None:
-    raise ParameterError(f"sampling: {attribute.name} {message}")
-
-
-def _positive_int(_instance: object, attribute: attrs.Attribute, value: Any) -> None:
-    if isinstance(value, int) and value < 1:
-        _fail(attribute, f"must be a positive integer, got {value!r}")
-
-
-def _non_negative(_instance: object, attribute: attrs.Attribute, value: Any) -> None:
-    if value < 0:
-        _fail(attribute, f"must be >= 0, got {value}")
-
-
-def _unit_interval(_instance: object, attribute: attrs.Attribute, value: Any) -> None:
-    if value is not None and not 0 < value <= 1:
-        _fail(attribute, f"must lie in (0, 1], got {value}")
-
-
-def _optional_positive(_instance: object, attribute: attrs.Attribute, value: Any) -> None:
-    if value is not None and value < 1:
-        _fail(attribute, f"must be a positive integer, got {value}")
+#: most sampling passes one run may ask for (upstream uses 12 to 36; each is a model forward)
+MAX_STEPS = 1000
 
 
 @attrs.frozen
@@ -51,17 +31,19 @@ class SamplingSettings:
     name = "sampling"
 
     steps: int = param(12, doc="sampling passes, one forward each (upstream main: 12; the paper's demo: 36)",
-                       validator=_positive_int)
+                       validator=between(1, MAX_STEPS))
     temperature: float = param(1.0, doc="divides the logits before the softmax (0: plain softmax)",
-                               validator=_non_negative)
+                               validator=non_negative)
     mask_temperature: float = param(10.5, doc="scale of the Gumbel noise when ranking confidences, annealed to 0",
-                                    validator=_non_negative)
-    sample_cutoff: float = param(1.0, doc="steps past this fraction of the run take the argmax")
-    top_p: float | None = param(None, doc="nucleus filtering (null: off)", validator=_unit_interval)
-    top_k: int | None = param(None, doc="keep the k most likely tokens (null: off)", validator=_optional_positive)
+                                    validator=non_negative)
+    sample_cutoff: float = param(1.0, doc="steps past this fraction of the run take the argmax "
+                                          "(in [-1, 1]; negative: argmax from the first step, deterministic)",
+                                 validator=between(-1, 1))
+    top_p: float | None = param(None, doc="nucleus filtering (null: off)", validator=unit_interval)
+    top_k: int | None = param(None, doc="keep the k most likely tokens (null: off)", validator=at_least(1))
     typical_filtering: bool = param(False, doc="locally typical filtering (upstream's is a no-op)")
-    typical_mass: float = param(0.15, doc="probability mass typical filtering keeps", validator=_unit_interval)
-    typical_min_tokens: int = param(1, doc="tokens typical filtering always keeps", validator=_positive_int)
+    typical_mass: float = param(0.15, doc="probability mass typical filtering keeps", validator=unit_interval)
+    typical_min_tokens: int = param(1, doc="tokens typical filtering always keeps", validator=at_least(1))
     draw: Literal["upstream", "inverse-cdf"] = param(
         "upstream", doc="token draw: 'upstream' (torch.multinomial: upstream's random stream, bit-exact "
                         "seeded runs) or 'inverse-cdf' (same distribution, one uniform per position: faster on CPU)")

@@ -141,7 +141,8 @@ def encode_dataset(source: str | os.PathLike, out: str | os.PathLike, codec: obj
     Unreadable or unusable files are skipped and listed (in the report and the manifest).
     ``out`` must be empty, new, or a token folder made by this command with the same codec.
     """
-    from ..audio import Audio, encode_audio, load_audio
+    from ..audio import encode_audio, load_audio
+    from ..audio.encoding import mono_mix
 
     source, out = Path(source), Path(out)
     info = CodecInfo.of(codec)
@@ -166,7 +167,7 @@ def encode_dataset(source: str | os.PathLike, out: str | os.PathLike, codec: obj
             continue
         try:
             audio = load_audio(path)
-            mono = Audio(audio.samples.mean(dim=0, keepdim=True), audio.sample_rate, path)
+            mono = mono_mix(audio)
             codes = encode_audio(codec, mono, chunk_seconds=chunk_seconds).codes[0]
             energies = block_energies(mono.samples[0], mono.sample_rate)
         except (VampkitError, OSError) as exc:
