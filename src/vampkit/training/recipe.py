@@ -31,17 +31,17 @@ DEFAULT_MASKS = ({"weight": 1.0, "mask": "random"},)
 
 def _positive(_i: object, attribute: attrs.Attribute, value: Any) -> None:
     if value is not None and not value > 0:
-        raise ParameterError(f"{attribute.name}: must be > 0, got {value!r}")
+        raise ParameterError(f"must be > 0, got {value!r}")
 
 
 def _non_negative(_i: object, attribute: attrs.Attribute, value: Any) -> None:
     if value is not None and value < 0:
-        raise ParameterError(f"{attribute.name}: must be >= 0, got {value!r}")
+        raise ParameterError(f"must be >= 0, got {value!r}")
 
 
 def _fraction(_i: object, attribute: attrs.Attribute, value: Any) -> None:
     if value is not None and not 0 < value < 1:
-        raise ParameterError(f"{attribute.name}: must lie in (0, 1), got {value!r}")
+        raise ParameterError(f"must lie in (0, 1), got {value!r}")
 
 
 @attrs.frozen
