@@ -139,3 +139,22 @@ def test_weights_entry_takes_a_preset_with_lora_files():
 
     recipe = loads_recipe("weights: {preset: vampnet, c2f_lora: /x/lora.pth}\nmask: {periodic: {period: 3}}\n")
     assert recipe.weights.preset == "vampnet" and recipe.weights.lora == {"c2f": "/x/lora.pth"}
+
+
+def test_c2f_lora_from_a_weights_folder(tmp_path):
+    """`model: {weights: FOLDER, which: c2f}`: the set's c2f model and codec, LoRA factors only."""
+    from helpers_models import write_tiny_set
+
+    from vampkit.training.tokens import CodecInfo, write_tokens
+
+    paths = write_tiny_set(tmp_path)
+    info = CodecInfo.of(load_codec(paths["codec"]))
+    write_tokens(tmp_path / "tok", info, {"x": torch.randint(0, 128, (14, 30), generator=torch.Generator().manual_seed(0))})
+    text = recipe_text(Path(paths["codec"]), tmp_path / "tok", lora=True, steps=2,
+                       model={"kwargs": None, "codec": None, "weights": str(tmp_path), "which": "c2f"},
+                       optimizer={"schedule": "constant", "lr": 0.01, "warmup": 0})
+    result = train(loads_train_recipe(text), tmp_path / "run", progress=False)
+    before, after = weights_of(Path(paths["c2f"])), weights_of(result.checkpoint / "vampnet" / "weights.pth")
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.endswith((".lora_A", ".lora_B")) for k in changed)
+    assert torch.load(result.lora, weights_only=True).keys() == {k for k in after if k.endswith(("lora_A", "lora_B"))}

@@ -387,10 +387,12 @@ def encode_dataset_command(audio: str, out_dir: str, codec_spec: str | None, wei
     from .codecs import load_codec
     from .training import encode_dataset
 
+    loudness, chunk = -24.0, None  # upstream's preprocessing, unless a weights bundle says otherwise
     if codec_spec is None:
         from .weights import resolve_weights
 
-        codec_spec = str(resolve_weights(weights).codec)
+        paths = resolve_weights(weights)
+        codec_spec, loudness, chunk = str(paths.codec), paths.bundle.loudness_db, paths.bundle.chunk_seconds
     codec = load_codec(codec_spec)
     bar = None
     if not quiet:
@@ -403,7 +405,8 @@ def encode_dataset_command(audio: str, out_dir: str, codec_spec: str | None, wei
             bar.update(1)
             bar.set_postfix_str(f"{'SKIPPED ' if error else ''}{name}")
 
-    report = encode_dataset(audio, out_dir, codec, codec_spec=codec_spec, on_file=on_file)
+    report = encode_dataset(audio, out_dir, codec, codec_spec=codec_spec, on_file=on_file, loudness_db=loudness,
+                            chunk_seconds=chunk)
     if bar is not None:
         bar.close()
     click.echo(f"{report.out}: {len(report.encoded)} encoded, {len(report.reused)} already done, "

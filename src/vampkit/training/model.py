@@ -30,6 +30,7 @@ def build_start(spec: ModelSpec, seed: int) -> Start:
 
     base = None
     codec_spec = spec.codec
+    context = spec.context_frames
     if spec.weights is not None:
         from ..weights import resolve_weights
 
@@ -38,13 +39,15 @@ def build_start(spec: ModelSpec, seed: int) -> Start:
         if base is None:
             raise CheckpointError(f"weights '{spec.weights}' have no {spec.which} model")
         codec_spec = codec_spec or str(paths.codec)
+        if context is None:  # the bundle's context for this model
+            context = paths.bundle.coarse_context_frames if spec.which == "coarse" else paths.bundle.c2f_context_frames
     elif spec.checkpoint is not None:
         base = spec.checkpoint
     codec = load_codec(str(codec_spec), device="cpu")
     tables = codec.codebook_tables()
     info = CodecInfo.of(codec)
     if base is not None:
-        model = VampNet.load(str(base), tables, "cpu", context_frames=spec.context_frames)
+        model = VampNet.load(str(base), tables, "cpu", context_frames=context)
         source = str(base)
     else:
         kwargs = dict(spec.kwargs or {})

@@ -135,7 +135,7 @@ def gated_loudness(energies: np.ndarray) -> float:
 
 def encode_dataset(source: str | os.PathLike, out: str | os.PathLike, codec: object, *,
                    codec_spec: str = "", on_file: Callable[[str, str | None], None] | None = None,
-                   chunk_seconds: float | None = None) -> EncodeReport:
+                   loudness_db: float = -24.0, chunk_seconds: float | None = None) -> EncodeReport:
     """Encode every audio file under ``source`` into the token folder ``out`` (resumable).
 
     Unreadable or unusable files are skipped and listed (in the report and the manifest).
@@ -168,7 +168,7 @@ def encode_dataset(source: str | os.PathLike, out: str | os.PathLike, codec: obj
         try:
             audio = load_audio(path)
             mono = mono_mix(audio)
-            codes = encode_audio(codec, mono, chunk_seconds=chunk_seconds).codes[0]
+            codes = encode_audio(codec, mono, loudness_db=loudness_db, chunk_seconds=chunk_seconds).codes[0]
             energies = block_energies(mono.samples[0], mono.sample_rate)
         except (VampkitError, OSError) as exc:
             skipped.append((relative, str(exc)))
@@ -182,7 +182,8 @@ def encode_dataset(source: str | os.PathLike, out: str | os.PathLike, codec: obj
         encoded.append(relative)
         if on_file:
             on_file(relative, None)
-    path = _write_manifest(out, info, entries, skipped, source=str(source), codec_spec=codec_spec)
+    path = _write_manifest(out, info, entries, skipped, source=str(source), codec_spec=codec_spec,
+                           loudness_db=loudness_db)
     return EncodeReport(out, tuple(encoded), tuple(reused), tuple(skipped), path)
 
 
@@ -201,10 +202,10 @@ def _write_shard(shards: Path, shard: str, codes: np.ndarray, energies: np.ndarr
 
 
 def _write_manifest(out: Path, info: CodecInfo, entries: list[dict], skipped: Sequence[tuple[str, str]], *,
-                    source: str, codec_spec: str) -> Path:
+                    source: str, codec_spec: str, loudness_db: float = -24.0) -> Path:
     manifest = {
         "format": FORMAT, "version": VERSION, "codec": attrs.asdict(info), "codec_spec": codec_spec,
-        "preprocessing": {"channels": "mono (mean)", "loudness_lufs": -24.0, "peak": 1.0},
+        "preprocessing": {"channels": "mono (mean)", "loudness_lufs": loudness_db, "peak": 1.0},
         "source": source, "files": entries,
         "skipped": [{"source": s, "reason": r} for s, r in skipped],
     }
