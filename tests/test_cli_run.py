@@ -36,7 +36,7 @@ def test_bad_override_names_the_option_and_suggests(setup, run_vampkit):
     root, _ = setup
     proc = run_vampkit("run", "compress", "-i", "in/groove.wav", "--set", "sampling.temprature=0.8", "--dry-run", cwd=root)
     assert proc.returncode == 1
-    assert "--set sampling.temprature=0.8: sampling.temprature: unknown parameter 'temprature'" in proc.stderr
+    assert "--set sampling.temprature=0.8: sampling.temprature: unknown key 'temprature'" in proc.stderr
     assert "did you mean 'temperature'" in proc.stderr
 
 

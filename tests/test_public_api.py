@@ -20,6 +20,7 @@ PUBLIC_NAMES = frozenset({
     "frames_to_seconds", "hookimpl", "load_audio", "load_codec", "load_recipe", "param", "resolve_device",
     "resolve_weights", "run_recipe", "sample", "save_audio", "seconds_to_frames", "vamp",
     "train", "encode_dataset", "TrainingError",
+    "evaluate", "EvalResult",
 })
 
 #: the conformance kit plugin authors call from their tests
@@ -37,7 +38,7 @@ VALIDATOR_NAMES = frozenset({
 #: every hook a plugin may implement; each takes exactly one argument, ``register``
 HOOKS = frozenset({"register_masks", "register_bundles", "register_codecs", "register_beat_trackers",
                    "register_onset_detectors",
-                   "register_analyses", "register_stages"})
+                   "register_analyses", "register_stages", "register_metrics", "register_embeddings"})
 
 #: the errors plugins raise or catch, and the base they share
 ERRORS = ("AnalysisError", "AudioError", "CheckpointError", "CodecError", "ParameterError", "PluginError",

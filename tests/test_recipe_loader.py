@@ -95,7 +95,7 @@ def test_override_replaces_a_value(tmp_path):
 
 def test_bad_override_is_named_by_the_option(tmp_path):
     message, _ = error_of(tmp_path, BASE, ["sampling.temprature=1"])
-    assert message.startswith("--set sampling.temprature=1: sampling.temprature: unknown parameter")
+    assert message.startswith("--set sampling.temprature=1: sampling.temprature: unknown key")
     assert "did you mean 'temperature'" in message
 
 
@@ -216,6 +216,7 @@ def test_merge_keys_work_as_in_safe_load_with_own_keys_winning():
     ("pipeline: [{load: {duration: 0}}, encode, mask, vamp, decode, write]",
      "pipeline.0.load.duration: must be > 0"),
     ("analysis: {beat_tracker: madmon}", "analysis.beat_tracker: unknown beat tracker 'madmon' (did you mean"),
+    ("analysis: {onset_detector: simpel}", "analysis.onset_detector: unknown onset detector 'simpel' (did you mean"),
     ("analysis: {options: {beat: {}}}", "analysis.options.beat: unknown analysis 'beat' (did you mean 'beats'?)"),
     ("analysis: {cache: 2001-01-01}", "analysis.cache: expected true or false"),
 ])
@@ -266,3 +267,11 @@ def test_overrides_go_through_the_same_checks_and_are_named_by_the_option(tmp_pa
 def test_a_template_override_that_is_not_yaml_is_taken_as_text(tmp_path):
     recipe = load_recipe(write(tmp_path, BASE), ["output.template={stem}.x.wav"])
     assert recipe.output.template == "{stem}.x.wav"
+
+
+@pytest.mark.parametrize("text", ["mask: " + "x" * 5000 + "\n", "x" * 5000 + ": 1\n",
+                                  "mask: periodic\npipeline: [" + "y" * 5000 + "]\n"])
+def test_messages_about_huge_names_stay_short(text):
+    with pytest.raises(vampkit.RecipeError) as info:
+        loads_recipe(text, file="x.yaml")
+    assert len(str(info.value)) < 700 and "\n" not in str(info.value)

@@ -113,6 +113,10 @@ def test_the_tutorial_runs_as_written(tmp_path):
             compared += 1
     assert written >= 5 and ran >= 8 and compared >= 3  # the tutorial did not lose its steps
     assert (session.site / "vampkit_gate.py").exists()
+    # the comparison step evaluated the plugin next to the built-ins: table and plots written
+    table = (session.cwd / "gate-eval" / "table.md").read_text()
+    assert "| gate, generate 7 |" in table and "| periodic P=16 |" in table
+    assert (session.cwd / "gate-eval" / "plots" / "mel-vs-bitrate.svg").exists()
 
 
 def test_every_python_block_is_valid_python():

@@ -71,6 +71,8 @@ _LAZY: dict[str, str] = {
     "load_recipe": ".recipes",
     "train": ".training",
     "encode_dataset": ".training",
+    "evaluate": ".eval",
+    "EvalResult": ".eval",
 }
 
 if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, eagerly
@@ -81,6 +83,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, eagerly
     from .codecs import Codec, load_codec
     from .context import MaskContext
     from .device import resolve_device
+    from .eval import EvalResult, evaluate
     from .hookspecs import hookimpl
     from .mask import Mask
     from .masks import MaskGenerator, build_mask_generator
@@ -129,6 +132,8 @@ __all__ = [
     "load_recipe",
     "run_recipe",
     "vamp",
+    "evaluate",
+    "EvalResult",
     "sample",
     "train",
     "encode_dataset",

@@ -352,6 +352,40 @@ def recipes_command(folders: tuple[str, ...], as_json: bool) -> None:
             click.echo(f"  {row['name']:<{width}}  {text}")
 
 
+@cli.command("eval")
+@click.argument("experiment")
+@click.option("--data", "-d", required=True, help="Folder (or glob) of held-out audio to cut excerpts from.")
+@click.option("--weights", help="A weights preset (vampnet) or COARSE,C2F,CODEC checkpoint paths.")
+@click.option("--device", help="auto, cpu, cuda, cuda:1, mps.")
+@click.option("--limit", type=click.IntRange(min=1), help="Evaluate at most N excerpts (a prefix of the full choice).")
+@click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False), help="Results folder (default: eval-NAME); a re-run continues it.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override an experiment value (e.g. data.excerpt=5).")
+@click.option("--keep-audio", is_flag=True, help="Also write every generated excerpt (audio/CONDITION/).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no table on stdout.")
+def eval_command(experiment: str, data: str, weights: str | None, device: str | None, limit: int | None,
+                 out_dir: str | None, overrides: tuple[str, ...], keep_audio: bool, quiet: bool) -> None:
+    """Score every condition of EXPERIMENT (a YAML file or a shipped grid's name) on excerpts of
+    --data: mel distance, FAD, prompt bitrate; CSVs, JSON summary, markdown table and plots.
+
+    \b
+    Examples:
+      vampkit eval compression --data held-out/ --limit 100
+      vampkit eval experiments/sampling-steps.yaml --data 'songs/*.flac' --out steps-eval
+      vampkit eval my-prompts.yaml --data held-out/ --weights coarse.pth,c2f.pth,codec.pth
+    """
+    from .eval import evaluate
+
+    result = evaluate(experiment, data, weights=_weights_option(weights), device=device, limit=limit,
+                      out=out_dir, keep_audio=keep_audio, overrides=overrides, progress=not quiet)
+    if not quiet:
+        click.echo(result.table, nl=False)
+        click.echo(f"results: {result.out_dir}")
+    for failure in result.skipped:
+        click.echo(f"skipped {failure.input}: {failure.error}", err=True)
+    for failure in result.metric_failures:
+        click.echo(f"metric failed: {failure}", err=True)
+
+
 @cli.command("example")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--seconds", type=float, default=8.0, show_default=True)

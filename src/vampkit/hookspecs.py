@@ -56,3 +56,18 @@ def register_analyses(register: Register) -> None:
 @hookspec
 def register_stages(register: Register) -> None:
     """Register pipeline stage classes for recipes, each with a ``name``."""
+
+
+@hookspec
+def register_metrics(register: Register) -> None:
+    """Register evaluation metrics for ``vampkit eval``: frozen ``attrs`` classes with a
+    ``name``, their parameters as fields, and ``kind``: ``"pair"`` (``__call__(output,
+    reference, sample_rate) -> float``, one value per excerpt) or ``"set"`` (``features(audio,
+    sample_rate, context) -> array [frames, dim]`` per excerpt and ``compare(outputs,
+    references) -> float`` per condition, as FAD)."""
+
+
+@hookspec
+def register_embeddings(register: Register) -> None:
+    """Register audio embeddings for set metrics such as FAD: objects with a ``name`` and
+    ``__call__(audio, sample_rate, context) -> array [frames, dim]``."""

@@ -40,6 +40,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "vampkit.beats.builtin",
     "vampkit.codecs.builtin",
     "vampkit.pipeline.builtin",
+    "vampkit.eval.builtin",
 )
 
 #: registry kind -> hook name
@@ -51,6 +52,8 @@ KINDS: dict[str, str] = {
     "onset_detectors": "register_onset_detectors",
     "analyses": "register_analyses",
     "stages": "register_stages",
+    "metrics": "register_metrics",
+    "embeddings": "register_embeddings",
 }
 
 _KIND_LABEL = {
@@ -61,6 +64,8 @@ _KIND_LABEL = {
     "onset_detectors": "onset detector",
     "analyses": "analysis",
     "stages": "stage",
+    "metrics": "metric",
+    "embeddings": "embedding",
 }
 
 
@@ -214,6 +219,11 @@ def _validate(kind: str, obj: Any, plugin: str) -> str:
         if any(c in name for c in ":,/\\") or name != name.strip():
             raise PluginError(f"plugin '{plugin}': model bundle name '{name}' may not contain ':', ',', "
                               f"slashes or surrounding spaces (it is a --weights value)")
+    if kind == "metrics":
+        if not (isinstance(obj, type) and attrs.has(obj)):
+            raise PluginError(f"plugin '{plugin}': metric '{name}' must be an attrs class")
+        if getattr(obj, "kind", None) not in ("pair", "set"):
+            raise PluginError(f"plugin '{plugin}': metric '{name}' needs kind = 'pair' or 'set'")
     return name
 
 

@@ -79,7 +79,8 @@ def build_mask_generator(spec: Any, path: Path = (), *, depth: int = 1) -> MaskG
     try:
         cls = plugins.get_mask_generator(str(name))
     except UnknownNameError as exc:
-        raise ParameterError(str(exc), path=path + (name,)) from exc
+        message = str(exc) if len(str(name)) <= 64 else f"unknown mask generator {short_repr(str(name))}"
+        raise ParameterError(message, path=path + (name,)) from exc
     here = path + (name,)
     fields = {f.name: f for f in resolved_fields(cls)}
     positional = next((f.name for f in fields.values() if f.metadata.get("positional")), None)

@@ -7,10 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import yaml
-
-from ..errors import VampkitError
-from .loader import SHIPPED_DIR, TOP_LEVEL_KEYS, load_recipe, shipped_recipes
+from ..errors import RecipeError, VampkitError
+from .loader import SHIPPED_DIR, TOP_LEVEL_KEYS, load_recipe, parse_yaml, shipped_recipes
 
 RECIPE_SUFFIXES = (".yaml", ".yml")
 
@@ -33,9 +31,9 @@ class RecipeInfo:
 def looks_like_recipe(path: Path) -> bool:
     """True for a YAML file whose top level is a mapping with at least one recipe key; other
     YAML files in a folder (CI configs, compose files) are not recipes and are not listed."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+    try:  # the loader's YAML road: alias bombs, deep nesting and bad tags are errors, not hangs
+        data, _ = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, UnicodeDecodeError, RecipeError):
         return path.suffix in RECIPE_SUFFIXES  # unreadable: list it, with the loader's error
     return isinstance(data, dict) and any(key in TOP_LEVEL_KEYS for key in data)
 

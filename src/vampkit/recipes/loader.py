@@ -25,7 +25,7 @@ from .. import plugins
 from ..errors import ParameterError, RecipeError, UnknownNameError
 from ..masks import build_mask_generator
 from ..naming import did_you_mean
-from ..params import build
+from ..params import build, resolved_fields
 from ..sampling.pipeline import DEFAULT_C2F_SETTINGS
 from ..sampling.settings import SamplingSettings
 from ..validators import short_repr
@@ -53,6 +53,10 @@ def _shipped_dir() -> FsPath:
 
 
 SHIPPED_DIR = _shipped_dir()
+
+
+#: longest key path or problem text one error message shows
+MAX_SHOWN_CHARS = 300
 
 
 def clean(text: str) -> str:
@@ -95,6 +99,10 @@ class SourceMap:
     def error(self, path: Path, message: str, *, key: bool = False) -> RecipeError:
         """A ``RecipeError`` at ``path``: ``file:line:col: dotted.key: message``."""
         where, name, message = clean(self.where(path, key=key)), clean(dotted(path)), clean(message)
+        if len(name) > MAX_SHOWN_CHARS:  # untrusted keys and values must not flood the terminal
+            name = name[: MAX_SHOWN_CHARS - 3] + "..."
+        if len(message) > MAX_SHOWN_CHARS:
+            message = message[: MAX_SHOWN_CHARS - 3] + "..."
         return RecipeError(f"{where}: {name + ': ' if name else ''}{message}", where=where, key=name,
                            problem=message)
 
@@ -469,10 +477,16 @@ def _parameter_errors(exc: ParameterError, src: SourceMap, fallback: Path) -> Re
 def _section(cls: type, value: Any, path: Path, src: SourceMap, base: Any = None) -> Any:
     """Build a typed section (``sampling``, ``output``...) through ``params.build``."""
     data = _check_mapping(value, path, src, "settings")
-    try:
-        return build(cls, data, path=path, base=base)
-    except ParameterError as exc:
-        raise _parameter_errors(exc, src, path) from None
+    known = [f.name for f in resolved_fields(cls)]
+    problems = _Problems()
+    problems.items.extend(_unknown_key(key, known, path, src) for key in data if key not in known)
+    with problems.collect():
+        try:
+            built = build(cls, {k: v for k, v in data.items() if k in known}, path=path, base=base)
+        except ParameterError as exc:
+            raise _parameter_errors(exc, src, path) from None
+    problems.raise_any()
+    return built
 
 
 def _expect(value: Any, path: Path, src: SourceMap, kind: type | tuple, label: str) -> Any:
@@ -658,16 +672,15 @@ def _analysis(value: Any, src: SourceMap) -> dict:
     for key in data:
         if key not in ANALYSIS_KEYS:
             problems.items.append(_unknown_key(key, ANALYSIS_KEYS, path, src))
-    if "beat_tracker" in data:
-        with problems.collect():
-            name = _expect(data["beat_tracker"], path + ("beat_tracker",), src, str, "a beat tracker name")
-            try:
-                plugins.get("beat_trackers", name)
-            except UnknownNameError as exc:
-                raise src.error(path + ("beat_tracker",), str(exc)) from None
-    if "onset_detector" in data:
-        problems.attempt(_expect, data["onset_detector"], path + ("onset_detector",), src, str,
-                         "an onset detector name")
+    for key, kind, label in (("beat_tracker", "beat_trackers", "a beat tracker name"),
+                             ("onset_detector", "onset_detectors", "an onset detector name")):
+        if key in data:
+            with problems.collect():
+                name = _expect(data[key], path + (key,), src, str, label)
+                try:
+                    plugins.get(kind, name)
+                except UnknownNameError as exc:
+                    raise src.error(path + (key,), str(exc)) from None
     if "cache" in data:
         problems.attempt(_expect, data["cache"], path + ("cache",), src, bool, "true or false")
     with problems.collect():
