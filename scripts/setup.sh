@@ -2,8 +2,10 @@
 # Set up vampkit in ./.venv on a fresh machine: CPU torch from the pinned wheel (a torch that
 # is already in the venv, e.g. a user's CUDA build, is kept), madmom built the way it needs,
 # then vampkit itself with the locked versions of everything else.
-#   scripts/setup.sh          runtime install
-#   scripts/setup.sh --test   also the test tools and the example plugins
+#   scripts/setup.sh          runtime install (with the app extra: Gradio)
+#   scripts/setup.sh --test   also the test tools, the example plugins, the app extra and, for
+#                             the app's browser test, Playwright (driving Debian's chromium,
+#                             installed with apt-get when running as root and it is missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VAMPKIT_VENV:-.venv}"
@@ -27,14 +29,22 @@ if ! "$VENV/bin/python" -c "import importlib.metadata as m; m.version('madmom')"
   "${PIP[@]}" install -c "$LOCK" --no-build-isolation madmom
 fi
 
-EXTRAS=""
-[[ $WITH_TEST == 1 ]] && EXTRAS="[test]"
+EXTRAS="[app]"  # the README's set-up includes `vampkit app`
+[[ $WITH_TEST == 1 ]] && EXTRAS="[test,app,browser,ray]"  # the ray executor's tests run a local Ray
 "${PIP[@]}" install -c "$LOCK" -e ".$EXTRAS"
 
 if [[ $WITH_TEST == 1 ]]; then
   for plugin in plugins/*/; do
     [[ -f "$plugin/pyproject.toml" ]] && "${PIP[@]}" install -c "$LOCK" --no-deps -e "$plugin"
   done
+  # the browser test uses the system's Chromium (Playwright must not download one)
+  if ! command -v chromium >/dev/null 2>&1; then
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+      echo "note: no chromium; the app's browser test is skipped (apt-get install chromium)" >&2
+    fi
+  fi
 fi
 "$VENV/bin/python" -m pip check >/dev/null || "$VENV/bin/python" -m pip check
 echo "vampkit set up in $VENV"

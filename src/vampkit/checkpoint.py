@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import zipfile
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -49,9 +50,8 @@ def read_checkpoint(path: str | os.PathLike) -> RawCheckpoint:
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
             f"{path}: refused to load: the file holds pickled objects that a weights-only load does not "
-            f"accept (they could run code). Only load checkpoints you trust through their own tools. "
-            f"Detail: {_first_line(exc)}"
-        ) from exc
+            f"accept (they could run code).{_refused_object(exc)}"
+        ) from None
     except Exception as exc:  # any other failure of the reader
         raise CheckpointError(
             f"{path}: not a readable torch checkpoint (truncated or corrupt?): {_first_line(exc)}"
@@ -111,6 +111,16 @@ def _check_container(path: Path) -> None:
             f"dicts. Re-save it with the model's save(path, package=False)."
         )
     raise CheckpointError(f"{path}: a zip archive without data.pkl: not a readable torch checkpoint")
+
+
+def _refused_object(exc: BaseException) -> str:
+    """The object torch refused, without torch's advice to load the file unsafely (never for an
+    untrusted file, and vampkit never will)."""
+    match = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+    if match:
+        return f" It refers to '{match.group(1)}', which is not a tensor or plain value."
+    match = re.search(r"Unsupported operand (\d+)", str(exc))
+    return f" Unsupported pickle operation {match.group(1)}." if match else ""
 
 
 def _first_line(exc: BaseException) -> str:

@@ -7,7 +7,10 @@ needs (torch, the plugins, the pipeline) inside its body, so ``vampkit --help`` 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import sys
 import warnings
 from collections.abc import Callable
@@ -15,18 +18,27 @@ from pathlib import Path
 
 import click
 
-from .errors import RecipeError, VampkitError
+from .errors import ParameterError, RecipeError, UnknownNameError, VampkitError
+
+#: exit codes of every command (README "Exit codes", docs/recipes.md)
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def exit_code_for(exc: VampkitError) -> int:
+    """2 for a usage or recipe error (nothing was run: click's convention), 1 for the rest."""
+    return EXIT_USAGE if isinstance(exc, (RecipeError, ParameterError, UnknownNameError)) else EXIT_FAILED
 
 
 class VampkitGroup(click.Group):
-    """Turns vampkit errors into a one-line message and exit code 1 (no traceback)."""
+    """Turns vampkit errors into a one-line message (no traceback) and the documented exit code:
+    2 for a usage or recipe error, 1 for any other failure."""
 
     def invoke(self, ctx: click.Context):  # noqa: ANN201
         try:
             return super().invoke(ctx)
         except VampkitError as exc:
             click.echo(f"Error: {exc}", err=True)
-            sys.exit(1)
+            sys.exit(exit_code_for(exc))
 
 
 @click.group(cls=VampkitGroup)
@@ -115,33 +127,58 @@ _SET_HELP = "Override a recipe value: KEY=VALUE (dotted key, YAML value). Repeat
 @click.option("--device", help="auto, cpu, cuda, cuda:1, mps.")
 @click.option("--weights", help="A weights preset (vampnet) or COARSE,C2F,CODEC checkpoint paths.")
 @click.option("--dry-run", is_flag=True, help="Validate and build the masks only; no model is loaded.")
+@click.option("--overwrite", is_flag=True, help="Replace existing files of the same names (never an input).")
+@click.option("--skip-existing", is_flag=True, help="Skip inputs whose outputs all exist (resume a batch).")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Who runs the inputs: this process, or a pool of Ray workers (pip install 'vampkit[ray]').")
+@click.option("--address", help="Ray cluster to attach to ('auto': the one this machine is in; default: a local Ray).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Ray workers (actors).")
+@click.option("--gpus-per-worker", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="GPUs each Ray worker reserves (fractions share a GPU).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars, only errors and the summary of failures.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (outputs, failures, manifest); no bars.")
 def run_command(recipe: str, inputs: tuple[str, ...], out_dir: str | None, overrides: tuple[str, ...],
                 seed: int | None, variations: int | None, device: str | None, weights: str | None,
-                dry_run: bool, quiet: bool, as_json: bool) -> None:
+                dry_run: bool, overwrite: bool, skip_existing: bool, executor: str, address: str | None,
+                workers: int, gpus_per_worker: float, quiet: bool, as_json: bool) -> None:
     """Run RECIPE (a YAML file or a shipped recipe's name) over audio inputs.
 
-    Exit code 0 only when every input succeeded; a bad input is reported at the end and the
-    others still run. A JSON manifest is written next to the outputs.
+    Outputs stay inside --out and never replace an existing file unless --overwrite. Exit
+    code 0 when every input succeeded, 1 when some failed (reported at the end; the others
+    still run), 2 for a usage or recipe error, 130 on Ctrl-C. A JSON manifest named with the
+    run's id is written next to the outputs.
 
     \b
     Examples:
       vampkit run recipes/loop-variation.yaml --input groove.wav --out out
       vampkit run inpaint -i 'songs/*.wav' --set mask.region.start=2.5 --seed 3
       vampkit run sweep -i songs/ --dry-run
+      vampkit run compress -i 'songs/*.wav' -o out --skip-existing
+      vampkit run compress -i 'bucket/**/*.wav' -o /shared/out --executor ray --address auto --workers 8 --gpus-per-worker 1
       vampkit run compress -i song.wav --json
     """
     from .pipeline import expand_inputs, run_recipe
     from .recipes import load_recipe
 
     loaded = load_recipe(recipe, overrides)
+    if overwrite and skip_existing:
+        raise click.UsageError("--overwrite and --skip-existing contradict each other: give one")
+    runner: object = executor
+    if executor == "ray":
+        from .pipeline.executors import RayExecutor
+
+        runner = RayExecutor(address=address, workers=workers, gpus_per_worker=gpus_per_worker)
+    elif address is not None or workers != 1 or gpus_per_worker:
+        raise click.UsageError("--address, --workers and --gpus-per-worker need --executor ray")
     patterns = list(inputs) if inputs else list(loaded.inputs)
     bars = _ProgressBars(quiet or as_json, n_inputs=len(expand_inputs(patterns)[0]))
-    result = run_recipe(loaded, patterns or None, out_dir, seed=seed, variations=variations,
-                        device=device, weights=_weights_option(weights), dry_run=dry_run,
-                        progress=bars.steps, on_input=bars.file_done)
-    bars.close()
+    try:
+        result = run_recipe(loaded, patterns or None, out_dir, seed=seed, variations=variations,
+                            device=device, weights=_weights_option(weights), dry_run=dry_run, overwrite=overwrite,
+                            skip_existing=skip_existing, executor=runner, progress=bars.steps,
+                            on_input=bars.file_done)
+    finally:
+        bars.close()
     if as_json:
         click.echo(json.dumps(_run_summary(result, dry_run), indent=2))
     elif dry_run and not quiet:
@@ -152,12 +189,22 @@ def run_command(recipe: str, inputs: tuple[str, ...], out_dir: str | None, overr
             click.echo(str(path))
         if result.manifest_path:
             click.echo(f"manifest: {result.manifest_path}")
+        if result.skipped:
+            click.echo(f"skipped {len(result.skipped)} input(s) whose outputs all exist")
     if result.failures:
         total = len(result.manifest["inputs"])
         click.echo(f"{len(result.failures)} of {total} input(s) failed:", err=True)
         for failure in result.failures:
-            click.echo(f"  {failure.input}: {failure.error}", err=True)
-        sys.exit(1)
+            click.echo(f"  {failure.input}: {_one_line(failure.error)}", err=True)
+    if result.manifest_error:
+        click.echo(f"Error: {_one_line(result.manifest_error)}", err=True)
+    if not result.ok:
+        sys.exit(EXIT_FAILED)
+
+
+def _one_line(text: str) -> str:
+    """A message on one line (a file name may hold a newline)."""
+    return " ".join(str(text).splitlines())
 
 
 def _dry_run_lines(records: list[dict]) -> list[str]:
@@ -187,6 +234,9 @@ def _run_summary(result: object, dry_run: bool) -> dict:
         "outputs": list(result.outputs),
         "failures": [{"input": f.input, "error": f.error} for f in result.failures],
         "manifest": result.manifest_path,
+        "manifest_error": result.manifest_error,
+        "run_id": result.run_id,
+        "skipped": list(result.skipped),
         "inputs": result.manifest["inputs"],
     })
 
@@ -478,11 +528,91 @@ def train_command(recipe: str, out_dir: str | None, resume: bool, overrides: tup
                    + (f", LoRA {result.lora}" if result.lora else ""))
 
 
-def main() -> None:
-    # descript-audio-codec's layers use torch's legacy weight_norm on purpose (its checkpoint key
-    # names); torch's deprecation notice about it says nothing a vampkit user can act on
-    warnings.filterwarnings("ignore", message=r".*weight_norm.*deprecated", category=FutureWarning)
-    cli(prog_name="vampkit")
+@cli.command("app")
+@click.option("--weights", help="A weights preset (vampnet) or COARSE,C2F,CODEC checkpoint paths.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, mps.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; others than loopback are public.")
+@click.option("--port", type=int, help="Port (default: the first free one from 7860).")
+@click.option("--share", is_flag=True, help="Also make a public gradio.live link (needs network).")
+@click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Generations run at once (the models are shared; more needs more device memory).")
+def app_command(weights: str | None, device: str, host: str, port: int | None, share: bool, concurrency: int) -> None:
+    """Serve a local web page to vamp by ear (needs the app extra: pip install 'vampkit[app]').
+
+    \b
+    Examples:
+      vampkit app
+      vampkit app --weights coarse.pth,c2f.pth,codec.pth --device cpu --port 7860
+    """
+    from .app import public_warning, serve
+
+    warning = public_warning(host, share)
+    if warning:
+        click.echo(f"Warning: {warning}", err=True)
+    serve(weights, device=device, host=host, port=port, share=share, concurrency=concurrency)
+
+
+def _interrupted() -> None:
+    """Ctrl-C: a one-line note and exit 130; a second Ctrl-C while leaving changes nothing.
+
+    The exception has already unwound every ``finally`` (temporary files removed, workers
+    stopped), so the process ends with ``os._exit``: CPython 3.11 kills itself with SIGINT at
+    exit when an interrupt once hit code it ran through ``PyRun_*`` (an import in a C
+    extension), even if the interrupt was handled, and the exit code would not be 130.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    click.echo("\nInterrupted (no partial files are left).", err=True)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(EXIT_INTERRUPTED)
+
+
+class _Interrupt:
+    """SIGINT handler: remembers the interrupt, then raises KeyboardInterrupt as Python's does
+    (a library may turn it into another error while importing; the exit code stays 130)."""
+
+    seen = False
+
+    def __call__(self, signum: int, frame: object) -> None:
+        _Interrupt.seen = True
+        raise KeyboardInterrupt
+
+
+def main(args: list[str] | None = None) -> None:
+    """The console entry point: exit codes 0 ok, 1 some input failed, 2 usage or recipe error,
+    130 interrupted; never a traceback (``VAMPKIT_DEBUG=1`` shows one for an unexpected error)."""
+    with contextlib.suppress(ValueError):  # ValueError: not the main thread (main() called by a host)
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, _Interrupt())
+    try:
+        # descript-audio-codec's layers use torch's legacy weight_norm on purpose (its checkpoint key
+        # names); torch's deprecation notice about it says nothing a vampkit user can act on
+        warnings.filterwarnings("ignore", message=r".*weight_norm.*deprecated", category=FutureWarning)
+        try:
+            code = cli.main(args=args, prog_name="vampkit", standalone_mode=False)
+        except click.exceptions.Abort as exc:
+            if isinstance(exc.__cause__, KeyboardInterrupt):
+                raise exc.__cause__ from None
+            click.echo("Aborted!", err=True)
+            code = EXIT_FAILED
+        except click.ClickException as exc:
+            exc.show()
+            code = exc.exit_code
+        except VampkitError as exc:  # raised outside a command (e.g. while loading plugins)
+            click.echo(f"Error: {_one_line(str(exc))}", err=True)
+            code = exit_code_for(exc)
+        except Exception as exc:  # the last line of defence: no traceback
+            if _Interrupt.seen:
+                raise KeyboardInterrupt from None
+            if os.environ.get("VAMPKIT_DEBUG"):
+                raise
+            click.echo(f"Error: unexpected {type(exc).__name__}: {_one_line(str(exc))} "
+                       f"(set VAMPKIT_DEBUG=1 to see where)", err=True)
+            code = EXIT_FAILED
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+    except KeyboardInterrupt:
+        _interrupted()
 
 
 if __name__ == "__main__":

@@ -83,3 +83,15 @@ class AnalysisError(VampkitError):
 
 class TrainingError(VampkitError):
     """A training run cannot go on (a non-finite loss, nothing to resume, a bad output folder)."""
+
+
+class OutputPathError(RecipeError):
+    """An output name (template, recipe name) would land outside the chosen output folder."""
+
+
+class OutputError(VampkitError):
+    """An output could not be written: its folder is missing or unwritable, or the name is unusable."""
+
+
+class OutputExistsError(OutputError):
+    """An output would replace a file this run did not create (and ``overwrite`` is off)."""

@@ -9,11 +9,15 @@ from typing import Any
 
 from .atomic import atomic_path
 from .mask import Mask
+from .paths import output_path
 
 
 def draw_mask(mask: Mask, path: str | os.PathLike, *, frame_rate: float, codebook_size: int,
-              title: str = "", beats: Any = None) -> Path:
-    """Save a PNG of ``mask`` (codebooks x frames); ``beats`` are times in seconds to mark."""
+              title: str = "", beats: Any = None, audio: Any = None, sample_rate: int | None = None) -> Path:
+    """Save a PNG of ``mask`` (codebooks x frames); ``beats`` are times in seconds to mark.
+
+    With ``audio`` (``[channels, n]`` at ``sample_rate``) its waveform is drawn above the grid,
+    on the same time axis and with the same beat markers."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -22,8 +26,20 @@ def draw_mask(mask: Mask, path: str | os.PathLike, *, frame_rate: float, codeboo
     tensor = mask.tensor[0] if mask.is_batched else mask.tensor
     kept = (~tensor).float().cpu().numpy()
     n_codebooks, n_frames = kept.shape
-    fig, ax = plt.subplots(figsize=(min(24, 4 + n_frames / 40), 1.2 + 0.25 * n_codebooks), dpi=100)
+    width = min(24, 4 + n_frames / 40)
     seconds = n_frames / frame_rate
+    if audio is not None and sample_rate:
+        fig, (wave_ax, ax) = plt.subplots(2, 1, sharex=True, dpi=100, figsize=(width, 2.2 + 0.25 * n_codebooks),
+                                          gridspec_kw={"height_ratios": [1, max(1.0, 0.25 * n_codebooks)]})
+        samples = audio.mean(dim=0).float().cpu().numpy() if audio.dim() == 2 else audio.float().cpu().numpy()
+        step = max(1, len(samples) // 4000)  # an envelope of a few thousand points is plenty to see
+        times = [i / sample_rate for i in range(0, len(samples), step)]
+        wave_ax.plot(times, samples[::step], color="tab:blue", linewidth=0.5)
+        wave_ax.set_ylabel("audio")
+        for t in [] if beats is None else list(beats):
+            wave_ax.axvline(float(t), color="tab:red", linewidth=0.8, alpha=0.7)
+    else:
+        fig, ax = plt.subplots(figsize=(width, 1.2 + 0.25 * n_codebooks), dpi=100)
     ax.imshow(kept, aspect="auto", origin="lower", cmap="Greys", vmin=0, vmax=1, interpolation="nearest",
               extent=(0, seconds, -0.5, n_codebooks - 0.5))
     for t in [] if beats is None else list(beats):
@@ -34,6 +50,7 @@ def draw_mask(mask: Mask, path: str | os.PathLike, *, frame_rate: float, codeboo
     ax.set_title(f"{title}  kept {mask.kept_fraction():.1%}  prompt {rate:,.0f} bit/s  (dark = kept)".strip())
     fig.tight_layout()
     path = Path(path)
+    path = output_path(path.parent, path.name, key="preview file")  # the one output-path policy
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with atomic_path(path) as temp:
@@ -54,13 +71,17 @@ def beat_times(ctx: Any, force: bool | None) -> list[float] | None:
 
 
 def preview_recipe(recipe: Any, input_path: str | os.PathLike, out_path: str | os.PathLike, *,
-                   variation: int = 0, beats: bool | None = None) -> dict[str, Any]:
-    """Build the recipe's mask for one input without a model and draw it; returns the measures."""
+                   variation: int = 0, beats: bool | None = None, geometry: Any = None,
+                   waveform: bool = False) -> dict[str, Any]:
+    """Build the recipe's mask for one input without a model and draw it; returns the measures.
+
+    ``geometry`` is the codec's grid when the caller has it (the app's loaded models); else it
+    comes from the recipe's weights. ``waveform`` draws the input above the grid."""
     from .pipeline.engine import geometry_for
     from .pipeline.stages import Encode, Load, mask_context
     from .pipeline.state import Env, State
 
-    env = Env(out_dir=Path(out_path).parent, dry_run=True, geometry_factory=lambda: geometry_for(recipe.weights))
+    env = Env(out_dir=Path(out_path).parent, dry_run=True, geometry_factory=lambda: geometry or geometry_for(recipe.weights))
     if recipe.mask is None:
         from .errors import RecipeError
 
@@ -70,8 +91,10 @@ def preview_recipe(recipe: Any, input_path: str | os.PathLike, out_path: str | o
     ctx = mask_context(states[0], env, states[0].n_frames)
     mask = recipe.mask(ctx)
     times = beat_times(ctx, beats)
-    geometry = env.geometry
-    draw_mask(mask, out_path, frame_rate=geometry.frame_rate, codebook_size=geometry.codebook_size,
-              title=f"{recipe.name}: {Path(input_path).name}", beats=times)
-    return {"kept_fraction": mask.kept_fraction(), "bitrate": mask.bitrate(geometry.frame_rate, geometry.codebook_size),
+    grid = env.geometry
+    audio = states[0].audio if waveform else None  # an Audio (samples at its own rate)
+    draw_mask(mask, out_path, frame_rate=grid.frame_rate, codebook_size=grid.codebook_size,
+              title=f"{recipe.name}: {Path(input_path).name}", beats=times,
+              audio=getattr(audio, "samples", audio), sample_rate=getattr(audio, "sample_rate", grid.sample_rate))
+    return {"kept_fraction": mask.kept_fraction(), "bitrate": mask.bitrate(grid.frame_rate, grid.codebook_size),
             "n_frames": mask.n_frames, "n_codebooks": mask.n_codebooks, "output": str(out_path)}

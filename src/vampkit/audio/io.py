@@ -13,7 +13,7 @@ import soundfile
 import torch
 
 from ..atomic import atomic_path
-from ..errors import AudioError
+from ..errors import AudioError, OutputExistsError
 from .resample import check_sample_rate
 
 
@@ -107,6 +107,34 @@ def _wav_declared_frames(path: Path, channels: int) -> int | None:
                 handle.seek(size + (size & 1), os.SEEK_CUR)
 
 
+def _zero_peak_timestamp(path: Path) -> None:
+    """Zero the timestamp libsndfile puts in the PEAK chunk of float WAV and AIFF files.
+
+    The chunk is ``version (4 bytes), timestamp (4 bytes), peaks``; only the time changes
+    between two writes of the same samples, so zeroing it makes the bytes reproducible.
+    """
+    with path.open("r+b") as handle:
+        head = handle.read(12)
+        if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+            order = "little"
+        elif head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+            order = "big"
+        else:
+            return
+        while True:
+            chunk = handle.read(8)
+            if len(chunk) < 8:
+                return
+            ident, size = chunk[:4], int.from_bytes(chunk[4:], order)
+            if ident == b"PEAK" and size >= 8:
+                handle.seek(4, os.SEEK_CUR)
+                handle.write(b"\0\0\0\0")
+                return
+            if ident in (b"data", b"SSND"):
+                return  # libsndfile writes PEAK before the samples
+            handle.seek(size + (size & 1), os.SEEK_CUR)
+
+
 def _format_for(path: Path) -> str:
     ext = path.suffix.lower().lstrip(".")
     formats = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "oga": "OGG", "mp3": "MP3", "aiff": "AIFF", "aif": "AIFF"}
@@ -129,9 +157,15 @@ def save_audio(
     *,
     protect: Iterable[str | Path] = (),
     subtype: str | None = None,
+    overwrite: bool = True,
 ) -> Path:
     """Write ``samples [channels, n]`` (or ``[n]``) atomically (temp file + rename in the same
-    folder); never over a path in ``protect`` (the inputs). PCM output is clipped to [-1, 1]."""
+    folder); never over a path in ``protect`` (the inputs). PCM output is clipped to [-1, 1].
+
+    The same samples always give the same bytes (the float WAV/AIFF ``PEAK`` chunk's timestamp
+    is zeroed). ``overwrite=False``: ``OutputExistsError`` when ``path`` exists (checked
+    atomically, so a concurrent writer cannot be replaced either).
+    """
     path = Path(path)
     for guarded in protect:
         if _same_file(path, Path(guarded)):
@@ -151,8 +185,11 @@ def save_audio(
     if not path.parent.is_dir():
         raise AudioError(f"cannot write '{path}': folder '{path.parent}' does not exist")
     try:
-        with atomic_path(path) as temp:
+        with atomic_path(path, overwrite=overwrite) as temp:
             soundfile.write(temp, data.T.numpy(), rate, format=fmt, subtype=subtype)
+            _zero_peak_timestamp(temp)
+    except FileExistsError as exc:
+        raise OutputExistsError(f"refusing to write '{path}': the file exists (not written by this run)") from exc
     except (soundfile.LibsndfileError, RuntimeError, ValueError, OSError) as exc:
         raise AudioError(f"cannot write '{path}': {exc}") from exc
     return path

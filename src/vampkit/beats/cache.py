@@ -19,6 +19,7 @@ import numpy as np
 
 from ..atomic import write_text
 from ..cache import cache_dir
+from ..paths import output_path
 
 #: bump when the meaning of cached results changes (invalidates older files)
 FORMAT_VERSION = 1
@@ -54,8 +55,9 @@ class AnalysisCache:
     directory: Path | None = attrs.field(default=None, converter=lambda p: None if p is None else Path(p))
 
     def path(self, key: str) -> Path:
+        """The cache file of ``key``, inside the cache folder (``vampkit.paths`` policy)."""
         root = self.directory if self.directory is not None else cache_dir("analysis")
-        return root / f"{key}.json"
+        return output_path(root, f"{key}.json", key="analysis cache key")
 
     def load(self, key: str) -> Any | None:
         """The cached result for ``key``, or None when absent or unreadable."""

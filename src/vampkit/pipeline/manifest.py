@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
 import platform
+import secrets
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from ..atomic import atomic_path
+from ..errors import OutputError, OutputPathError
+from ..paths import make_folder, output_path
+from ..plaindata import jsonable
 from ..recipes.schema import Recipe
 from .engine import sha256_file
-from ..atomic import write_text
-from ..plaindata import jsonable
+from .state import SEED_DERIVATION
 
 MANIFEST_VERSION = 1
 
@@ -62,12 +68,19 @@ def checkpoint_hashes(checkpoints: Mapping[str, str]) -> dict[str, dict[str, str
     return out
 
 
+def new_run_id() -> str:
+    """A run's id: UTC start time plus random bits, unique across runs into one folder."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(4)
+
+
 def build_manifest(recipe: Recipe, *, device: str, dry_run: bool, checkpoints: Mapping[str, str],
-                   inputs: list[dict[str, Any]], timings: Mapping[str, float]) -> dict[str, Any]:
+                   inputs: list[dict[str, Any]], timings: Mapping[str, float], run_id: str = "") -> dict[str, Any]:
     return {
         "manifest_version": MANIFEST_VERSION,
+        "run_id": run_id,
         "recipe": resolved_recipe(recipe),
         "seed": recipe.seed,
+        "seed_derivation": SEED_DERIVATION,
         "variations": recipe.variations,
         "device": device,
         "dry_run": dry_run,
@@ -78,9 +91,24 @@ def build_manifest(recipe: Recipe, *, device: str, dry_run: bool, checkpoints: M
     }
 
 
-def manifest_path(out_dir: Path, recipe: Recipe) -> Path:
-    return Path(out_dir) / f"{recipe.name}.{recipe.seed}.manifest.json"
+def manifest_path(out_dir: Path, recipe: Recipe, run_id: str) -> Path:
+    """``NAME.SEED.RUN_ID.manifest.json`` inside ``out_dir`` (checked by the output-path policy)."""
+    return output_path(out_dir, f"{recipe.name}.{recipe.seed}.{run_id}.manifest.json", key="name",
+                       where=recipe.source.where(("name",)))
 
 
-def write_manifest(path: Path, manifest: Mapping[str, Any]) -> Path:
-    return write_text(path, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+def write_manifest(out_dir: Path, recipe: Recipe, manifest: Mapping[str, Any]) -> Path:
+    """Write the manifest as a new file (never over another run's); ``OutputError`` when it cannot be."""
+    try:
+        path = manifest_path(out_dir, recipe, str(manifest.get("run_id") or new_run_id()))
+    except OutputPathError as exc:
+        raise OutputError(f"cannot write the manifest: {exc}") from exc
+    make_folder(out_dir, path)
+    text = json.dumps(manifest, indent=2, sort_keys=False, ensure_ascii=True) + "\n"
+    try:
+        with atomic_path(path, overwrite=False) as temp:
+            temp.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        reason = "a file of that name exists" if isinstance(exc, FileExistsError) else (exc.strerror or str(exc))
+        raise OutputError(f"cannot write the manifest '{os.fsdecode(path)}': {reason}") from exc
+    return path

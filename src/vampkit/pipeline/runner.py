@@ -6,21 +6,25 @@ manifest) and the next input runs. Missing weights stop the run before any audio
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import time
-import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from ..errors import RecipeError, VampkitError
+from ..paths import output_path
 from ..recipes.loader import load_recipe, override
 from ..recipes.schema import Recipe
 from .engine import Engine, VampNetEngine, geometry_for, resolve_weights
-from .manifest import build_manifest, manifest_path, write_manifest
+from .executors import Executor, executor_name, run_inputs
+from .manifest import build_manifest, manifest_path, new_run_id, write_manifest
+from .process import InputOutcome
+from .stages import output_file
 from .state import Env, State
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a", ".opus")
@@ -36,16 +40,23 @@ class Failure:
 
 @attrs.frozen
 class RunResult:
-    """What a run wrote: output files, the manifest (also on disk unless a dry run), failures."""
+    """What a run wrote: output files, the manifest (also on disk unless a dry run), failures.
+
+    ``skipped`` are inputs whose outputs all existed (``skip_existing``); ``manifest_error``
+    says why the manifest could not be written (the outputs are still there).
+    """
 
     outputs: tuple[Path, ...]
     manifest: dict[str, Any]
     failures: tuple[Failure, ...]
     manifest_path: Path | None = None
+    skipped: tuple[Path, ...] = ()
+    manifest_error: str | None = None
+    run_id: str = ""
 
     @property
     def ok(self) -> bool:
-        return not self.failures
+        return not self.failures and self.manifest_error is None
 
 
 def expand_inputs(patterns: Iterable[str | os.PathLike]) -> tuple[list[Path], list[Failure]]:
@@ -90,28 +101,23 @@ def _settings(recipe: Recipe, seed: int | None, variations: int | None, device: 
     return override(recipe, changes) if changes else recipe
 
 
-def _input_record(path: Path, states: Sequence[State], error: str | None, seconds: float) -> dict[str, Any]:
-    prompts = [{"variation": s.variation, "point": s.point, **{k: s.info[k] for k in ("kept_fraction", "bitrate")
-                if k in s.info}} for s in states if "kept_fraction" in s.info]
-    first = prompts[0] if prompts else {}
-    outputs = [str(p) for s in states for p in s.outputs] or [s.info["output"] for s in states if "output" in s.info]
-    record: dict[str, Any] = {
-        "input": str(path),
-        "status": "failed" if error else "ok",
-        "kept_fraction": first.get("kept_fraction"),
-        "bitrate": first.get("bitrate"),
-        "prompts": prompts,
-        "outputs": outputs,
-        "seconds": round(seconds, 4),
-    }
-    if states and states[0].n_frames is not None:
-        record["n_frames"] = states[0].n_frames
-    extra = {k: v for k, v in (states[0].info.items() if states else ()) if k not in ("kept_fraction", "bitrate", "output")}
-    if extra:
-        record["details"] = extra
-    if error:
-        record["error"] = error
-    return record
+def _recipe_folder(recipe: Recipe) -> Path:
+    """The recipe's ``output.dir`` (else the current folder); written in a (shared, untrusted)
+    recipe file it must be a folder below the current one."""
+    folder = recipe.output.dir
+    if not folder:
+        return Path(".")
+    if recipe.source.from_file(("output", "dir")):
+        output_path(".", str(folder).rstrip("/\\") or "/", key="output.dir", where=recipe.source.where(("output", "dir")))
+    return Path(folder)
+
+
+def _inode(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def run_recipe(
@@ -125,15 +131,24 @@ def run_recipe(
     weights: Any = None,
     overrides: Iterable[str] = (),
     dry_run: bool = False,
+    overwrite: bool = False,
+    skip_existing: bool = False,
     engine: Engine | None = None,
+    executor: str | Executor = "local",
     progress: Callable[[str, int], Callable[[int], None] | None] | None = None,
     on_input: Callable[[Path, str | None], None] | None = None,
 ) -> RunResult:
     """Run ``recipe`` over ``inputs`` (files, globs, folders; default: the recipe's ``input``).
 
-    ``engine`` replaces the VampNet models (anything with encode/vamp/decode); ``progress``
-    makes a per-step callback for a label and a total; ``on_input`` is told of each input
-    when it is done (error message or None). Returns outputs, manifest and failures.
+    Outputs land inside ``out_dir`` (names that would leave it are refused before any work)
+    and never replace a file the run did not create unless ``overwrite``; ``skip_existing``
+    skips inputs whose outputs all exist (resuming a batch). ``engine`` replaces the VampNet
+    models (anything with encode/vamp/decode); ``progress`` makes a per-step callback for a
+    label and a total; ``on_input`` is told of each input when it is done (error message or
+    None). ``executor`` runs the inputs: ``"local"`` (in this process, the default), ``"ray"``
+    or an executor object (``vampkit.pipeline.executors``); outputs are the same bytes either
+    way. Returns outputs, manifest and failures; the manifest is written last, as a new file
+    named with the run's id, and a failure to write it is ``manifest_error``.
     """
     started = time.perf_counter()
     if not isinstance(recipe, Recipe):
@@ -145,54 +160,63 @@ def run_recipe(
     if not patterns:
         raise RecipeError(f"{recipe.path}: no inputs: give --input (files, globs or folders) or `input:` in the recipe")
     files, failures = expand_inputs(patterns)
-    out = Path(out_dir if out_dir is not None else (recipe.output.dir or "."))
+    out = Path(out_dir) if out_dir is not None else _recipe_folder(recipe)
+    run_id = new_run_id()
+    protected = frozenset(filter(None, (_inode(f) for f in files)))
+    env = Env(out_dir=out, device=recipe.device, dry_run=dry_run, step_progress=progress, engine=engine,
+              geometry_factory=lambda: geometry_for(recipe.weights), overwrite=overwrite,
+              skip_existing=skip_existing, protected=protected)
+    # names that would leave the output folder stop the run before any model or audio work
+    if not dry_run:
+        manifest_path(out, recipe, run_id)
+    for path in files:
+        output_file(State(input=path, recipe=recipe, seed=recipe.seed, variation=0), env)
 
-    env = Env(out_dir=out, device=recipe.device, dry_run=dry_run, step_progress=progress,
-              geometry_factory=lambda: geometry_for(recipe.weights))
     checkpoints: dict[str, str] = {}
     if engine is not None:
-        env._engine = engine  # noqa: SLF001 - until Env takes an engine publicly (issue 11)
         checkpoints = dict(getattr(engine, "checkpoints", {}) or {})
     elif not dry_run:
         with env.timed("resolve weights"):
             paths = resolve_weights(recipe.weights)  # offline and uncached: stops here, before audio
-        env.engine_factory = lambda: VampNetEngine(paths, recipe.device, recipe.weights.lora)
-        env.engine  # noqa: B018 - load the models now: a bad checkpoint stops before any audio work
-        checkpoints = dict(env.engine.checkpoints)
+        env.engine_factory = functools.partial(VampNetEngine, paths, recipe.device, recipe.weights.lora)
+        if executor_name(executor) == "local":
+            env.engine  # noqa: B018 - load the models now: a bad checkpoint stops before any audio work
+            checkpoints = dict(env.engine.checkpoints)
+        else:  # remote workers load the models; the driver only checks the files are there
+            checkpoints = {role: str(getattr(paths, role)) for role in ("coarse", "c2f", "codec")
+                           if getattr(paths, role, None) is not None}
+            checkpoints.update({f"{role}_lora": path for role, path in recipe.weights.lora.items()})
     if dry_run and engine is None:
         env.geometry  # noqa: B018 - a preset without a known grid fails before the inputs
 
     records: list[dict[str, Any]] = [
         {"input": f.input, "status": "failed", "error": f.error, "outputs": []} for f in failures]
-    outputs: list[Path] = []
-    for path in files:
-        t0 = time.perf_counter()
-        states = [State(input=path, recipe=recipe, seed=recipe.seed, variation=v) for v in range(recipe.variations)]
-        error = None
-        try:
-            for spec in recipe.pipeline:
-                with env.timed(f"stage {spec.name}"):
-                    states = spec.stage(states, env)
-        except VampkitError as exc:
-            error = str(exc)
-        except Exception as exc:  # noqa: BLE001 - one bad input must not stop the batch
-            error = f"{type(exc).__name__}: {exc}"
-            if os.environ.get("VAMPKIT_DEBUG"):
-                traceback.print_exc()
-        if error:
-            failures.append(Failure(str(path), error))
-        else:
-            outputs.extend(p for s in states for p in s.outputs)
-        records.append(_input_record(path, states if not error else [], error, time.perf_counter() - t0))
+    outcomes: dict[Path, InputOutcome] = {}
+    for outcome in run_inputs(executor, files, recipe, env, skip_existing=skip_existing):
+        outcomes[outcome.path] = outcome
         if on_input is not None:
-            on_input(path, error)
+            on_input(outcome.path, outcome.error)
+    outputs: list[Path] = []
+    skipped: list[Path] = []
+    for path in files:  # the manifest lists inputs in order, whichever worker ran them
+        outcome = outcomes[path]
+        records.append(outcome.record)
+        outputs.extend(outcome.outputs)
+        if outcome.skipped:
+            skipped.append(path)
+        if outcome.error is not None:
+            failures.append(Failure(str(path), outcome.error))
 
     env.timings["total"] = time.perf_counter() - started
-    used_device = str(getattr(env._engine, "device", recipe.device))  # noqa: SLF001 - see above
-    manifest = build_manifest(recipe, device=used_device,
-                              dry_run=dry_run, checkpoints=checkpoints, inputs=records, timings=env.timings)
-    written = None
+    manifest = build_manifest(recipe, device=str(getattr(env.loaded_engine, "device", recipe.device)),
+                              dry_run=dry_run, checkpoints=checkpoints, inputs=records, timings=env.timings,
+                              run_id=run_id)
+    written = manifest_error = None
     if not dry_run:
         manifest["outputs"] = [str(p) for p in outputs]
-        written = write_manifest(manifest_path(out, recipe), manifest)
-    return RunResult(outputs=tuple(outputs), manifest=manifest, failures=tuple(failures), manifest_path=written)
+        try:
+            written = write_manifest(out, recipe, manifest)
+        except VampkitError as exc:
+            manifest_error = str(exc)
+    return RunResult(outputs=tuple(outputs), manifest=manifest, failures=tuple(failures), manifest_path=written,
+                     skipped=tuple(skipped), manifest_error=manifest_error, run_id=run_id)

@@ -7,6 +7,7 @@ out (variations, sweep points) or join (loops).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,10 @@ import torch
 
 from ..audio import Audio, check_audio, load_audio, mono_mix, resample, resampled_length, save_audio
 from ..context import MaskContext
-from ..errors import AudioError, RecipeError
+from ..errors import AudioError, OutputExistsError, RecipeError
 from ..mask import Mask
 from ..params import param
+from ..paths import make_folder, name_problem, output_path
 from ..prompt import Prompt
 from ..validators import non_negative, positive
 from .state import Env, State
@@ -269,28 +271,37 @@ class Decode:
 
 @attrs.frozen
 class Write:
-    """Write each output through the name template, atomically (no partial files)."""
+    """Write each output through the name template, atomically (no partial files).
+
+    Every name goes through the output-path policy (``vampkit.paths``): it must stay inside
+    the output folder. A file this run did not create is never replaced (unless the run
+    overwrites), an input of the batch never, and two inputs never share an output.
+    """
 
     name = "write"
 
     def __call__(self, states: list[State], env: Env) -> list[State]:
-        names: dict[str, State] = {}
+        paths: dict[Path, State] = {}
         for state in states:
-            name = output_name(state.recipe.output.template, state)
-            if name in names:
+            path = output_file(state, env)
+            if path in paths:
                 raise RecipeError(
-                    f"output.template '{state.recipe.output.template}' gives the same name '{name}' to two "
+                    f"output.template '{state.recipe.output.template}' gives the same name '{path.name}' to two "
                     f"outputs; add {{variation}} or {{point}} to it")
-            names[name] = state
+            paths[path] = state
         if env.dry_run:
-            return [s.with_info(output=str(env.out_dir / n)) for n, s in names.items()]
+            return [s.with_info(output=str(p)) for p, s in paths.items()]
+        kept = {path for path in paths if not check_replaceable(path, env)}
         out = []
-        for name, state in names.items():
+        for path, state in paths.items():
+            if path in kept:  # skip_existing: an earlier run's complete file stays as it is
+                out.append(state.evolve(outputs=state.outputs + (path,)).with_info(kept_existing=True))
+                continue
             if state.out_audio is None:
                 raise RecipeError("write: no audio to write (put `decode` before `write`)")
             with env.timed("write"):
-                path = self._write(Path(env.out_dir) / name, state, env)
-            env.written.append(path)
+                self._write(path, state, env)
+            env.written[Path(os.path.realpath(path))] = state.input
             out.append(state.evolve(outputs=state.outputs + (path,)))
         return out
 
@@ -298,6 +309,46 @@ class Write:
     def _write(path: Path, state: State, env: Env) -> Path:
         """The output (already at the input's sample rate), float WAV, never over the input file."""
         out = state.out_audio
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(env.out_dir, path)
         return save_audio(path, out.samples.detach().float().cpu(), out.sample_rate, protect=[state.input],
-                          subtype="FLOAT")
+                          subtype="FLOAT", overwrite=env.overwrite)
+
+
+def output_file(state: State, env: Env) -> Path:
+    """The checked path of a state's output inside ``env.out_dir`` (``OutputPathError`` if it
+    would land outside), naming the recipe key at fault and where it was written."""
+    recipe = state.recipe
+    name = output_name(recipe.output.template, state)
+    if "{recipe" in recipe.output.template and _escapes(recipe.name):
+        key, where = "name", recipe.source.where(("name",))
+    else:
+        key, where = "output.template", recipe.source.where(("output", "template"))
+    return output_path(env.out_dir, name, key=key, where=where)
+
+
+def _escapes(name: str) -> bool:
+    """Whether a recipe name used inside a file name could change the folder it lands in."""
+    return name_problem(name) is not None or any(c in name for c in "/\\") or name in (".", "..")
+
+
+def check_replaceable(path: Path, env: Env) -> bool:
+    """Whether to write ``path``: an error if another input of this run wrote it, if it is an
+    input, or if it exists without ``overwrite``; False (keep it) when it exists and the run
+    skips existing outputs."""
+    real = Path(os.path.realpath(path))
+    if real in env.written:
+        raise OutputExistsError(
+            f"refusing to write '{path}': this run already wrote it for input '{env.written[real]}' "
+            f"(two inputs with the same name? put more of the input in output.template)")
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return True
+    if (stat.st_dev, stat.st_ino) in env.protected:
+        raise OutputExistsError(f"refusing to write '{path}': it is an input of this batch")
+    if env.skip_existing:
+        return False
+    if not env.overwrite:
+        raise OutputExistsError(f"refusing to write '{path}': the file exists and this run did not create it "
+                                f"(use --overwrite to replace it, --skip-existing to skip inputs already done)")
+    return True

@@ -3,6 +3,7 @@ and ``Stage``, what a pipeline step is (public: stage plugins are written agains
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,6 +16,19 @@ import torch
 from ..audio import Audio, EncodedAudio
 from ..mask import Mask
 from ..recipes.schema import Recipe
+
+#: how per-variation seeds are derived (recorded in every manifest)
+SEED_DERIVATION = "sha256('vampkit-seed:{seed}:{variation}')[:8] as a big-endian integer, top bit cleared"
+
+
+def variation_seed(seed: int, variation: int) -> int:
+    """The seed of one variation: a hash of ``(seed, variation)``, so no two pairs share one.
+
+    (``seed + variation`` would make seed 3 variation 1 equal seed 4 variation 0.) The result
+    is a non-negative 63-bit integer, which every torch generator accepts.
+    """
+    digest = hashlib.sha256(f"vampkit-seed:{int(seed)}:{int(variation)}".encode("ascii")).digest()
+    return int.from_bytes(digest[:8], "big") & (2**63 - 1)
 
 
 @attrs.frozen(eq=False)
@@ -50,8 +64,9 @@ class State:
 
     @property
     def variation_seed(self) -> int:
-        """The seed of this variation's masks and sampling: ``seed + variation``."""
-        return self.seed + (self.variation if isinstance(self.variation, int) else 0)
+        """The seed of this variation's masks and sampling (see ``variation_seed()``); a joined
+        output (variation ``loop``) uses variation 0's."""
+        return variation_seed(self.seed, self.variation if isinstance(self.variation, int) else 0)
 
     def generator(self, device: torch.device | str = "cpu") -> torch.Generator:
         """A fresh generator seeded with ``variation_seed`` (same seed, same output)."""
@@ -68,7 +83,14 @@ class State:
 
 @attrs.define
 class Env:
-    """Run-wide resources shared by the stages: the engine (lazy), output folder, progress."""
+    """Run-wide resources shared by the stages: the engine (lazy), output folder, progress.
+
+    ``engine`` may be given ready-made (``Env(out_dir, engine=...)``), else ``engine_factory``
+    builds it on first use. ``overwrite`` lets outputs replace existing files, ``skip_existing``
+    keeps them (and does not write those outputs again); ``protected``
+    holds the ``(st_dev, st_ino)`` of the batch's inputs, which no output may replace;
+    ``written`` maps each file this run wrote to the input it came from.
+    """
 
     out_dir: Path
     device: str = "cpu"
@@ -78,9 +100,17 @@ class Env:
     geometry_factory: Callable[[], Any] | None = None
     step_progress: Callable[[str, int | None], Callable[[int], None] | None] | None = None
     timings: dict[str, float] = attrs.field(factory=dict)
-    written: list[Path] = attrs.field(factory=list)
-    _engine: Any = None
-    _geometry: Any = None
+    written: dict[Path, Path] = attrs.field(factory=dict)
+    overwrite: bool = False
+    skip_existing: bool = False
+    protected: frozenset[tuple[int, int]] = frozenset()
+    _engine: Any = attrs.field(default=None, alias="engine")
+    _geometry: Any = attrs.field(default=None, alias="geometry")
+
+    @property
+    def loaded_engine(self) -> Any:
+        """The engine if it was given or loaded already, else None (never loads it)."""
+        return self._engine
 
     @property
     def engine(self) -> Any:

@@ -1,0 +1,157 @@
+"""The ray executor on a local Ray instance (2 CPUs, loopback): the same bytes as the local
+executor, a bad file fails alone, a dead worker's input is retried (bounded), a re-run skips
+everything, and no Ray process is left behind."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+from _pipeline_doubles import TINY, FillEngine
+from helpers_models import write_tiny_set
+from vampkit.pipeline import run_recipe
+from vampkit.pipeline.executors import RayExecutor
+
+ray = pytest.importorskip("ray")
+
+TESTS = Path(__file__).resolve().parent
+
+
+def tone(path: Path, freq: float, seconds: float, rate: int) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t = np.arange(int(rate * seconds)) / rate
+    soundfile.write(path, (0.3 * np.sin(2 * np.pi * freq * t)).astype("float32"), rate)
+    return path
+
+
+def ray_processes(session_dir: str) -> list[int]:
+    """Processes whose command line names this Ray session (raylet, GCS, workers)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if session_dir in cmdline and int(pid) != os.getpid():
+            found.append(int(pid))
+    return found
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    import vampkit
+
+    source = str(Path(vampkit.__file__).resolve().parents[1])
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
+             _node_ip_address="127.0.0.1",
+             runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join([str(TESTS), source]), "OMP_NUM_THREADS": "1"}})
+    # Ray has no public call for its session folder, which every process it starts names
+    session_dir = ray._private.worker._global_node.get_session_dir_path()  # noqa: SLF001
+    yield
+    ray.shutdown()
+    import time
+
+    deadline = time.monotonic() + 30
+    while ray_processes(session_dir) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert ray_processes(session_dir) == [], "Ray processes left behind"
+
+
+class DyingEngine(FillEngine):
+    """Kills its worker process the first time any worker encodes (a marker file says so)."""
+
+    def __init__(self, marker: str, always_for: str = "") -> None:
+        super().__init__()
+        self.marker, self.always_for = marker, always_for
+
+    def encode(self, audio):
+        peak = audio.samples.abs().max()
+        poison = self.always_for and bool(torch.isclose(peak, torch.tensor(0.123), atol=1e-3))
+        if poison or not os.path.exists(self.marker):
+            Path(self.marker).touch()
+            os._exit(1)
+        return super().encode(audio)
+
+
+def test_ray_gives_the_local_bytes_and_a_bad_file_fails_alone(local_ray, tmp_path):
+    weights = write_tiny_set(tmp_path)
+    songs = [tone(tmp_path / "in" / f"s{i}.wav", 150.0 + 60 * i, 0.5, 44100) for i in range(6)]
+    (tmp_path / "in" / "corrupt.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunk")
+    common = dict(seed=11, variations=2, device="cpu", weights=weights,
+                  overrides=["sampling.steps=2", "c2f.steps=1"])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the Ray workers (OMP_NUM_THREADS=1)
+    try:
+        local = run_recipe("compress", [str(tmp_path / "in")], tmp_path / "local", **common)
+    finally:
+        torch.set_num_threads(threads)
+    remote = run_recipe("compress", [str(tmp_path / "in")], tmp_path / "ray", executor=RayExecutor(workers=2), **common)
+    assert [Path(f.input).name for f in remote.failures] == ["corrupt.wav"]
+    assert len(remote.outputs) == len(local.outputs) == 12
+    for path in local.outputs:
+        assert (tmp_path / "ray" / path.name).read_bytes() == path.read_bytes(), path.name
+    assert [r["input"] for r in remote.manifest["inputs"]] == [r["input"] for r in local.manifest["inputs"]]
+    assert remote.manifest_path.exists() and {r["status"] for r in remote.manifest["inputs"]} == {"ok", "failed"}
+    assert {Path(r["input"]).name for r in remote.manifest["inputs"]} == {p.name for p in songs} | {"corrupt.wav"}
+
+
+def test_a_dead_workers_input_is_retried_and_a_rerun_skips_everything(local_ray, tmp_path):
+    songs = [tone(tmp_path / "in" / f"s{i}.wav", 200.0 + 50 * i, 0.3, TINY.sample_rate) for i in range(3)]
+    engine = DyingEngine(str(tmp_path / "died-once"))
+    result = run_recipe("compress", [str(p) for p in songs], tmp_path / "out", engine=engine, seed=2,
+                        executor=RayExecutor(workers=2, max_retries=2))
+    assert result.ok and (tmp_path / "died-once").exists() and len(result.outputs) == 3
+    assert any(r.get("attempts") == 2 for r in result.manifest["inputs"])
+    again = run_recipe("compress", [str(p) for p in songs], tmp_path / "out", engine=FillEngine(), seed=2,
+                       executor=RayExecutor(workers=2), skip_existing=True)
+    assert again.ok and sorted(again.skipped) == sorted(songs)
+
+
+def test_an_input_that_keeps_killing_workers_fails_after_bounded_retries(local_ray, tmp_path):
+    good = tone(tmp_path / "in" / "good.wav", 220.0, 0.3, TINY.sample_rate)
+    poison = tmp_path / "in" / "poison.wav"
+    t = np.arange(int(TINY.sample_rate * 0.3)) / TINY.sample_rate
+    soundfile.write(poison, (0.123 * np.sin(2 * np.pi * 330 * t)).astype("float32"), TINY.sample_rate)
+    marker = tmp_path / "marker"
+    marker.touch()  # only the poison input kills
+    result = run_recipe("compress", [str(good), str(poison)], tmp_path / "out", seed=1,
+                        engine=DyingEngine(str(marker), always_for="poison"),
+                        executor=RayExecutor(workers=1, max_retries=1))
+    assert [Path(f.input).name for f in result.failures] == ["poison.wav"]
+    assert "worker died 2 times" in result.failures[0].error
+    assert (tmp_path / "out" / "good.compress.1.0.wav").exists()
+    assert not [p for p in (tmp_path / "out").iterdir() if ".part" in p.name]
+
+
+def test_the_command_line_needs_executor_ray_for_ray_options(tmp_path):
+    from vampkit import cli
+
+    with pytest.raises(SystemExit) as info:
+        cli.main(["run", "compress", "-i", str(tmp_path / "x.wav"), "--workers", "2", "--dry-run"])
+    assert info.value.code == 2
+
+
+def test_ctrl_c_stops_the_workers_and_leaves_no_partial_files(local_ray, tmp_path):
+    songs = [tone(tmp_path / "in" / f"s{i}.wav", 200.0 + 30 * i, 0.3, TINY.sample_rate) for i in range(6)]
+    seen = []
+
+    def interrupt(path, error):
+        seen.append(path)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_recipe("compress", [str(p) for p in songs], tmp_path / "out", engine=FillEngine(), seed=3,
+                   executor=RayExecutor(workers=2), on_input=interrupt)
+    assert len(seen) == 1
+    assert not [p for p in (tmp_path / "out").iterdir() if ".part" in p.name]
+    import time
+
+    deadline = time.monotonic() + 30  # the workers were stopped: their CPUs are free again
+    while ray.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert ray.available_resources().get("CPU", 0) == 2
