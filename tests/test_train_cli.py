@@ -43,7 +43,7 @@ def test_tensorboard_logs_when_installed(recipe, tmp_path):
 
 def test_errors_are_one_line_without_traceback(recipe, tmp_path):
     result = CliRunner().invoke(cli, ["train", str(recipe), "--out", str(tmp_path), "--set", "batch_size=oops"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a recipe error is a usage error
     assert result.output.startswith("Error: ") and "batch_size: expected an integer" in result.output
     assert "Traceback" not in result.output
     resume = CliRunner().invoke(cli, ["train", str(recipe), "--out", str(tmp_path / "none"), "--resume"])
