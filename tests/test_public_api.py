@@ -19,6 +19,7 @@ PUBLIC_NAMES = frozenset({
     "WeightsUnavailableError", "__version__", "analyses_for", "build_mask_generator", "coarse_to_fine",
     "frames_to_seconds", "hookimpl", "load_audio", "load_codec", "load_recipe", "param", "resolve_device",
     "resolve_weights", "run_recipe", "sample", "save_audio", "seconds_to_frames", "vamp",
+    "train", "encode_dataset", "TrainingError",
     "evaluate", "EvalResult",
 })
 

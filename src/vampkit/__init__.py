@@ -21,6 +21,7 @@ from .errors import (
     ParameterError,
     PluginError,
     RecipeError,
+    TrainingError,
     UnknownNameError,
     VampkitError,
     WeightsUnavailableError,
@@ -68,6 +69,8 @@ _LAZY: dict[str, str] = {
     "State": ".pipeline",
     "Recipe": ".recipes",
     "load_recipe": ".recipes",
+    "train": ".training",
+    "encode_dataset": ".training",
     "evaluate": ".eval",
     "EvalResult": ".eval",
 }
@@ -90,6 +93,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, eagerly
     from .prompt import Prompt
     from .recipes import Recipe, load_recipe
     from .sampling import SamplingSettings, coarse_to_fine, sample, vamp
+    from .training import encode_dataset, train
     from .units import frames_to_seconds, seconds_to_frames
     from .weights import resolve_weights
 
@@ -131,6 +135,9 @@ __all__ = [
     "evaluate",
     "EvalResult",
     "sample",
+    "train",
+    "encode_dataset",
+    "TrainingError",
     "resolve_weights",
     "resolve_device",
     "coarse_to_fine",

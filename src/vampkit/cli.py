@@ -463,6 +463,82 @@ def example_command(path: str, seconds: float, bpm: float) -> None:
     click.echo(str(write_groove(path, seconds=seconds, bpm=bpm)))
 
 
+@cli.command("encode-dataset")
+@click.argument("audio", type=click.Path(exists=True))
+@click.option("--out", "-o", "out_dir", required=True, type=click.Path(file_okay=False), help="The token folder to write.")
+@click.option("--codec", "codec_spec", help="Codec checkpoint file or name (default: the --weights set's codec).")
+@click.option("--weights", default="vampnet", show_default=True, help="Weights preset or folder whose codec to use.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def encode_dataset_command(audio: str, out_dir: str, codec_spec: str | None, weights: str, quiet: bool) -> None:
+    """Encode an audio folder (or file) into codec tokens for `vampkit train`.
+
+    Resumable: files already encoded are skipped. Unreadable files are listed and skipped.
+
+    \b
+    Examples:
+      vampkit encode-dataset my-music/ --out tokens/
+      vampkit encode-dataset my-music/ --out tokens/ --codec codec.pth
+    """
+    from .codecs import load_codec
+    from .training import encode_dataset
+
+    loudness, chunk = -24.0, None  # upstream's preprocessing, unless a weights bundle says otherwise
+    if codec_spec is None:
+        from .weights import resolve_weights
+
+        paths = resolve_weights(weights)
+        codec_spec, loudness, chunk = str(paths.codec), paths.bundle.loudness_db, paths.bundle.chunk_seconds
+    codec = load_codec(codec_spec)
+    bar = None
+    if not quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(desc="encoding", unit="file", file=sys.stderr)
+
+    def on_file(name: str, error: str | None) -> None:
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix_str(f"{'SKIPPED ' if error else ''}{name}")
+
+    report = encode_dataset(audio, out_dir, codec, codec_spec=codec_spec, on_file=on_file, loudness_db=loudness,
+                            chunk_seconds=chunk)
+    if bar is not None:
+        bar.close()
+    click.echo(f"{report.out}: {len(report.encoded)} encoded, {len(report.reused)} already done, "
+               f"{len(report.skipped)} skipped (manifest: {report.manifest})")
+    for name, reason in report.skipped:
+        click.echo(f"  skipped {name}: {reason}", err=True)
+
+
+@cli.command("train")
+@click.argument("recipe", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False), help="Run folder (default: the recipe's output, else runs/<name>).")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its latest checkpoint.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=_SET_HELP)
+@click.option("--device", help="auto, cpu, cuda, cuda:1, mps (under torchrun: each process's local GPU).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def train_command(recipe: str, out_dir: str | None, resume: bool, overrides: tuple[str, ...], device: str | None,
+                  quiet: bool) -> None:
+    """Train or fine-tune (LoRA) a VampNet model with a training RECIPE (YAML).
+
+    Works unchanged under torchrun (DDP): `torchrun --nproc_per_node N -m vampkit train RECIPE`.
+
+    \b
+    Examples:
+      vampkit train recipes/train/lora-coarse.yaml --out runs/mine
+      vampkit train my.yaml --out runs/mine --resume
+      vampkit train my.yaml --set steps=200 --set batch_size=4
+    """
+    import os
+
+    from .training import train
+
+    result = train(recipe, out_dir, resume=resume, overrides=overrides, device=device, progress=not quiet)
+    if os.environ.get("RANK", "0") == "0":
+        click.echo(f"{result.out}: step {result.step}, loss {result.loss:.4f}; checkpoint {result.checkpoint}"
+                   + (f", LoRA {result.lora}" if result.lora else ""))
+
+
 @cli.command("app")
 @click.option("--weights", help="A weights preset (vampnet) or COARSE,C2F,CODEC checkpoint paths.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, mps.")

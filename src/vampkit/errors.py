@@ -81,6 +81,10 @@ class AnalysisError(VampkitError):
     """An analysis (beats, onsets) could not be computed."""
 
 
+class TrainingError(VampkitError):
+    """A training run cannot go on (a non-finite loss, nothing to resume, a bad output folder)."""
+
+
 class OutputPathError(RecipeError):
     """An output name (template, recipe name) would land outside the chosen output folder."""
 

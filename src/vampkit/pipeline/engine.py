@@ -9,7 +9,7 @@ loudness travels in the ``EncodedAudio`` value, never in the engine.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import torch
@@ -80,25 +80,28 @@ class VampNetEngine:
     the codec chunk size and the context lengths the models run with.
     """
 
-    def __init__(self, weights: Any, device: str = "auto", *, precision: str = "fp32", compile: bool = False) -> None:
+    def __init__(self, weights: Any, device: str = "auto", lora: Mapping[str, str] | None = None, *,
+                 precision: str = "fp32", compile: bool = False) -> None:
         from ..bundles import VAMPNET
         from ..codecs import load_codec
         from ..device import resolve_device
-        from ..models import VampNet
+        from ..models.lora_file import load_with_lora
 
         self.bundle = getattr(weights, "bundle", None) or VAMPNET
         self.device = resolve_device(device)
         self.codec = load_codec(str(weights.codec), device=self.device, precision=precision, compile=compile)
         tables = self.codec.codebook_tables()
+        lora = dict(lora or {})
         options = {"precision": precision, "compile": compile}
-        self.coarse = VampNet.load(str(weights.coarse), tables, self.device,
-                                   context_frames=self.bundle.coarse_context_frames, **options)
-        self.c2f = (VampNet.load(str(weights.c2f), tables, self.device, context_frames=self.bundle.c2f_context_frames,
-                                 **options)
+        self.coarse = load_with_lora(str(weights.coarse), lora.get("coarse"), tables, self.device,
+                                     context_frames=self.bundle.coarse_context_frames, **options)
+        self.c2f = (load_with_lora(str(weights.c2f), lora.get("c2f"), tables, self.device,
+                                   context_frames=self.bundle.c2f_context_frames, **options)
                     if weights.c2f is not None else None)
         self.geometry = geometry_of(self.codec)
         self.checkpoints = {k: str(v) for k, v in
-                            (("coarse", weights.coarse), ("c2f", weights.c2f), ("codec", weights.codec)) if v is not None}
+                            (("coarse", weights.coarse), ("c2f", weights.c2f), ("codec", weights.codec),
+                             ("coarse_lora", lora.get("coarse")), ("c2f_lora", lora.get("c2f"))) if v is not None}
 
     def encode(self, audio: Audio) -> EncodedAudio:
         """Mono mix -> codes, at the bundle's loudness and peak-limited, as upstream does."""

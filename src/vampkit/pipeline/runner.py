@@ -186,14 +186,15 @@ def run_recipe(
     elif not dry_run:
         with env.timed("resolve weights"):
             paths = resolve_weights(recipe.weights)  # offline and uncached: stops here, before audio
-        env.engine_factory = functools.partial(VampNetEngine, paths, recipe.device, precision=recipe.precision,
-                                               compile=recipe.compile)
+        env.engine_factory = functools.partial(VampNetEngine, paths, recipe.device, recipe.weights.lora,
+                                               precision=recipe.precision, compile=recipe.compile)
         if executor_name(executor) == "local":
             env.engine  # noqa: B018 - load the models now: a bad checkpoint stops before any audio work
             checkpoints = dict(env.engine.checkpoints)
         else:  # remote workers load the models; the driver only checks the files are there
             checkpoints = {role: str(getattr(paths, role)) for role in ("coarse", "c2f", "codec")
                            if getattr(paths, role, None) is not None}
+            checkpoints.update({f"{role}_lora": path for role, path in recipe.weights.lora.items()})
     if dry_run and engine is None:
         env.geometry  # noqa: B018 - a preset without a known grid fails before the inputs
 

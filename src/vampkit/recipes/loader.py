@@ -43,6 +43,7 @@ TOP_LEVEL_KEYS = ("name", "description", "weights", "input", "output", "seed", "
                   "device", "precision", "compile", "mask", "sampling", "c2f", "analysis", "pipeline")
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")  # vampkit.precision.PRECISIONS
 WEIGHT_KEYS = ("coarse", "c2f", "codec")
+LORA_KEYS = ("coarse_lora", "c2f_lora")  # LoRA-only files (vampkit train's lora.pth) on top
 ANALYSIS_KEYS = ("beat_tracker", "onset_detector", "options", "cache")  # vampkit.analysis.analyses_for
 
 
@@ -522,19 +523,33 @@ def parse_weights(value: Any, src: SourceMap) -> WeightsSpec:
         return WeightsSpec()
     if isinstance(value, str):
         return WeightsSpec(preset=value)
-    data = check_mapping(value, path, src, "checkpoint paths (coarse, c2f, codec)")
+    data = check_mapping(value, path, src, "checkpoint paths (coarse, c2f, codec) or a preset, and LoRA files")
+    known = WEIGHT_KEYS + LORA_KEYS + ("preset",)
     problems = _Problems()
     for key in data:
-        if key not in WEIGHT_KEYS:
-            problems.items.append(unknown_key_error(key, WEIGHT_KEYS, path, src))
-    for key in WEIGHT_KEYS:
-        if key not in data:
-            problems.items.append(src.error(path, f"missing key '{key}' (explicit weights need coarse, c2f and "
-                                                  "codec paths)"))
-        else:
-            problems.attempt(expect_type, data[key], path + (key,), src, str, "a file path")
+        if key not in known:
+            problems.items.append(unknown_key_error(key, known, path, src))
+    for key in LORA_KEYS:
+        if key in data:
+            problems.attempt(expect_type, data[key], path + (key,), src, str, "a LoRA file path")
+    if "preset" in data:
+        problems.attempt(expect_type, data["preset"], path + ("preset",), src, str, "a preset name")
+        for key in WEIGHT_KEYS:
+            if key in data:
+                problems.items.append(src.error(path + (key,), "give a preset or checkpoint paths, not both",
+                                                key=True))
+    else:
+        for key in WEIGHT_KEYS:
+            if key not in data:
+                problems.items.append(src.error(path, f"missing key '{key}' (explicit weights need coarse, c2f and "
+                                                      "codec paths)"))
+            else:
+                problems.attempt(expect_type, data[key], path + (key,), src, str, "a file path")
     problems.raise_any()
-    return WeightsSpec(preset=None, **{k: relative_to_file(data[k], path + (k,), src) for k in WEIGHT_KEYS})
+    lora = {k: relative_to_file(data[k], path + (k,), src) for k in LORA_KEYS if k in data}
+    if "preset" in data:
+        return WeightsSpec(preset=data["preset"], **lora)
+    return WeightsSpec(preset=None, **{k: relative_to_file(data[k], path + (k,), src) for k in WEIGHT_KEYS}, **lora)
 
 
 def _inputs(value: Any, src: SourceMap) -> tuple[str, ...]:

@@ -19,12 +19,20 @@ TEMPLATE_FIELDS = ("stem", "recipe", "seed", "variation", "point", "ext")
 
 @attrs.frozen
 class WeightsSpec:
-    """A weights preset name (``vampnet``) or explicit checkpoint paths."""
+    """A weights preset name (``vampnet``) or explicit checkpoint paths, and optionally
+    LoRA-only files (``lora.pth`` of ``vampkit train``) applied on top of the coarse / c2f model."""
 
     preset: str | None = "vampnet"
     coarse: str | None = None
     c2f: str | None = None
     codec: str | None = None
+    coarse_lora: str | None = None
+    c2f_lora: str | None = None
+
+    @property
+    def lora(self) -> dict[str, str]:
+        """``{"coarse": path, "c2f": path}`` of the LoRA files given (maybe empty)."""
+        return {k: v for k, v in (("coarse", self.coarse_lora), ("c2f", self.c2f_lora)) if v is not None}
 
     @property
     def paths(self) -> dict[str, str] | None:
@@ -33,7 +41,10 @@ class WeightsSpec:
         return {"coarse": self.coarse, "c2f": self.c2f, "codec": self.codec}  # type: ignore[dict-item]
 
     def describe(self) -> str | dict[str, str]:
-        return self.preset if self.preset is not None else dict(self.paths or {})
+        base = self.preset if self.preset is not None else dict(self.paths or {})
+        if not self.lora:
+            return base
+        return {**({"preset": base} if isinstance(base, str) else base), **{f"{k}_lora": v for k, v in self.lora.items()}}
 
 
 @attrs.frozen

@@ -1,0 +1,47 @@
+"""Training recipes: the shipped examples validate; defaults are upstream's; errors name the line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vampkit import RecipeError
+from vampkit.training import load_train_recipe, loads_train_recipe
+
+SHIPPED = sorted((Path(__file__).parent.parent / "recipes" / "train").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_shipped_training_recipe_validates(path):
+    recipe = load_train_recipe(path)
+    assert recipe.name == path.stem and recipe.steps > 0 and recipe.masks.entries
+
+
+def test_upstream_defaults():
+    recipe = loads_train_recipe("model: {kwargs: {n_codebooks: 4}, codec: c.pth}\ndata: tokens\n")
+    opt = recipe.optimizer
+    assert (opt.schedule, opt.factor, recipe.warmup, opt.grad_clip, opt.label_smoothing) == ("noam", 2.0, 10000, 5.0, 0.1)
+    assert (recipe.batch_size, recipe.precision, recipe.lora, recipe.model.dropout) == (8, "fp32", False, 0.1)
+    assert recipe.masks.labels == ("random",) and recipe.masks.entries[0].is_upstream_random
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ("data: t\n", r"<train recipe>:1:1: missing key 'model'"),
+    ("model: {kwargs: {}}\ndata: t\n", r"1:8: model: missing key 'codec'"),
+    ("model: {weights: vampnet, checkpoint: x.pth}\ndata: t\n", "exactly one of weights, checkpoint or kwargs"),
+    ("model: {weights: vampnet}\ndata: t\nstep: 3\n", r"3:1: step: unknown key 'step' \(did you mean 'steps'"),
+    ("model: {weights: vampnet}\ndata: t\noptimizer: {warmup: -1}\n", r"3:21: optimizer\.warmup: must be >= 0"),
+    ("model: {weights: vampnet}\ndata: t\nbatch_size: 0\n", r"3:13: batch_size: must be >= 1"),
+    ("model: {weights: vampnet}\ndata: t\nmasks:\n  - {weight: 1, mask: {periodic: {period: [9, 2]}}}\n",
+     r"4:43: masks\.0\.mask\.periodic\.period: .*high < low"),
+    ("model: {weights: vampnet, which: middle}\ndata: t\n", r"model\.which: expected one of"),
+])
+def test_bad_recipes_name_file_line_and_key(text, match):
+    with pytest.raises(RecipeError, match=match):
+        loads_train_recipe(text)
+
+
+def test_overrides_apply_like_run_recipes():
+    recipe = loads_train_recipe("model: {weights: vampnet}\ndata: t\n", overrides=["steps=7", "optimizer.warmup=5"])
+    assert (recipe.steps, recipe.warmup) == (7, 5)
