@@ -152,3 +152,9 @@ def write_tiny_set(root: Path) -> dict[str, str]:
     coarse = write_tiny(root / "coarse.pth", dict(TINY, n_codebooks=4, n_conditioning_codebooks=0), seed=1)
     c2f = write_tiny(root / "c2f.pth", dict(TINY, n_codebooks=14, n_conditioning_codebooks=4), seed=2)
     return {"coarse": str(coarse), "c2f": str(c2f), "codec": str(codec)}
+
+
+#: the constructor kwargs upstream main's VampNet saves in a checkpoint's metadata
+UPSTREAM_MAIN_KWARGS = {"n_heads", "n_layers", "r_cond_dim", "n_codebooks", "n_conditioning_codebooks", "latent_dim",
+                        "embedding_dim", "vocab_size", "flash_attn", "noise_mode", "dropout", "ctrl_dims",
+                        "cfg_dropout_prob", "cond_dim"}

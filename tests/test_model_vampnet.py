@@ -9,14 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers_models import C2F, COARSE, perturbed_state, reference_logits, tables, write_tiny
+from helpers_models import C2F, COARSE, UPSTREAM_MAIN_KWARGS, perturbed_state, reference_logits, tables, write_tiny
 from vampkit import CheckpointError, Mask, ParameterError, TokenModel, VampNet, WeightsUnavailableError, plugins
 from vampkit.bundles import VAMPNET
 from vampkit.models import relative_position_buckets
-
-UPSTREAM_MAIN_KWARGS = {"n_heads", "n_layers", "r_cond_dim", "n_codebooks", "n_conditioning_codebooks", "latent_dim",
-                        "embedding_dim", "vocab_size", "flash_attn", "noise_mode", "dropout", "ctrl_dims",
-                        "cfg_dropout_prob", "cond_dim"}
 
 
 @pytest.fixture(scope="module")

@@ -17,13 +17,10 @@ from _train_helpers import (
 )
 
 from vampkit import CheckpointError, VampNet
+from helpers_models import UPSTREAM_MAIN_KWARGS
 from vampkit.codecs import load_codec
 from vampkit.models.lora_file import apply_lora, load_with_lora, read_lora
 from vampkit.training import loads_train_recipe, train
-
-UPSTREAM_MAIN_KWARGS = {"n_heads", "n_layers", "r_cond_dim", "n_codebooks", "n_conditioning_codebooks", "latent_dim",
-                        "embedding_dim", "vocab_size", "flash_attn", "noise_mode", "dropout", "ctrl_dims",
-                        "cfg_dropout_prob", "cond_dim"}
 
 
 @pytest.fixture(scope="module")
