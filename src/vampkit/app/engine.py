@@ -43,7 +43,7 @@ class EngineHost:
         from ..pipeline.engine import VampNetEngine, resolve_weights
 
         self.spec = spec
-        self.engine = VampNetEngine(resolve_weights(spec), device)
+        self.engine = VampNetEngine(resolve_weights(spec), device, spec.lora)
         self.device = str(self.engine.device)
         self.geometry = self.engine.geometry
         self._lock = threading.Lock()
