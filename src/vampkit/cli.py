@@ -590,6 +590,16 @@ class _Interrupt:
         raise KeyboardInterrupt
 
 
+def _finish_interrupts() -> None:
+    """The work is done: a Ctrl-C from now on changes nothing, and one that a library swallowed
+    earlier still ends the run with 130 (CPython would otherwise kill itself with SIGINT at exit)."""
+    with contextlib.suppress(ValueError):
+        if isinstance(signal.getsignal(signal.SIGINT), _Interrupt):
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if _Interrupt.seen:
+        _interrupted()
+
+
 def main(args: list[str] | None = None) -> None:
     """The console entry point: exit codes 0 ok, 1 some input failed, 2 usage or recipe error,
     130 interrupted; never a traceback (``VAMPKIT_DEBUG=1`` shows one for an unexpected error)."""
@@ -621,6 +631,7 @@ def main(args: list[str] | None = None) -> None:
             click.echo(f"Error: unexpected {type(exc).__name__}: {_one_line(str(exc))} "
                        f"(set VAMPKIT_DEBUG=1 to see where)", err=True)
             code = EXIT_FAILED
+        _finish_interrupts()
         sys.exit(code if isinstance(code, int) else EXIT_OK)
     except KeyboardInterrupt:
         _interrupted()
