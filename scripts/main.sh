@@ -6,5 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 mkdir -p out
-.venv/bin/vampkit example out/example-groove.wav
-.venv/bin/vampkit run recipes/loop-variation.yaml --input out/example-groove.wav --out out "$@"
+[[ -f out/example-groove.wav ]] || .venv/bin/vampkit example out/example-groove.wav
+# a second run keeps what the first one wrote (vampkit never replaces a file unasked);
+# pass --overwrite to make it again
+RESUME=(--skip-existing)
+for arg in "$@"; do [[ $arg == --overwrite ]] && RESUME=(); done
+.venv/bin/vampkit run recipes/loop-variation.yaml --input out/example-groove.wav --out out "${RESUME[@]}" "$@"
