@@ -477,7 +477,7 @@ def _parameter_errors(exc: ParameterError, src: SourceMap, fallback: Path) -> Re
         errors=tuple(errors))
 
 
-def _section(cls: type, value: Any, path: Path, src: SourceMap, base: Any = None) -> Any:
+def section(cls: type, value: Any, path: Path, src: SourceMap, base: Any = None) -> Any:
     """Build a typed section (``sampling``, ``output``...) through ``params.build``."""
     data = check_mapping(value, path, src, "settings")
     known = [f.name for f in resolved_fields(cls)]
@@ -737,12 +737,12 @@ def recipe_from_data(data: Any, src: SourceMap, *, default_name: str = "recipe")
                      "a device name (auto, cpu, cuda, mps)", default="auto")
     precision = attempt(_precision, data.get("precision", "fp32"), src, default="fp32")
     compiled = attempt(expect_type, data.get("compile", False), ("compile",), src, bool, "true or false", default=False)
-    output = attempt(_section, OutputSpec, data.get("output"), ("output",), src, default=OutputSpec())
+    output = attempt(section, OutputSpec, data.get("output"), ("output",), src, default=OutputSpec())
     with problems.collect():
         _template(output, src)
-    sampling = attempt(_section, SamplingSettings, data.get("sampling"), ("sampling",), src,
+    sampling = attempt(section, SamplingSettings, data.get("sampling"), ("sampling",), src,
                        default=SamplingSettings())
-    c2f = attempt(_section, SamplingSettings, data.get("c2f"), ("c2f",), src, DEFAULT_C2F_SETTINGS,
+    c2f = attempt(section, SamplingSettings, data.get("c2f"), ("c2f",), src, DEFAULT_C2F_SETTINGS,
                   default=DEFAULT_C2F_SETTINGS)
     analysis = attempt(_analysis, data.get("analysis"), src, default={})
     pipeline = attempt(_pipeline, data.get("pipeline"), src, default=None)

@@ -19,7 +19,7 @@ import attrs
 
 from ..errors import ParameterError, RecipeError
 from ..params import param
-from ..recipes.loader import SourceMap, _section, apply_overrides, parse_yaml
+from ..recipes.loader import SourceMap, section, apply_overrides, parse_yaml
 from .masking import MaskMixture, build_mixture
 
 Path = tuple[Any, ...]
@@ -164,7 +164,7 @@ def train_recipe_from_data(data: Any, src: SourceMap, *, default_name: str = "tr
         raise src.error((), "missing key 'model' (weights, checkpoint or kwargs of the model to train)")
     if "data" not in data:
         raise src.error((), "missing key 'data' (at least `data: {train: TOKEN_FOLDER}`)")
-    model = _section(ModelSpec, data["model"], ("model",), src)
+    model = section(ModelSpec, data["model"], ("model",), src)
     given = [k for k in ("weights", "checkpoint", "kwargs") if getattr(model, k) is not None]
     if len(given) != 1:
         raise src.error(("model",), "give exactly one of weights, checkpoint or kwargs"
@@ -177,8 +177,8 @@ def train_recipe_from_data(data: Any, src: SourceMap, *, default_name: str = "tr
     model = attrs.evolve(model, weights=_relative(model.weights, ("model", "weights"), src, maybe_name=True),
                          checkpoint=_relative(model.checkpoint, ("model", "checkpoint"), src),
                          codec=_relative(model.codec, ("model", "codec"), src, maybe_name=True))
-    dataset = _section(DataSpec, data["data"], ("data",), src) if isinstance(data["data"], Mapping) \
-        else _section(DataSpec, {"train": data["data"]}, ("data",), src)
+    dataset = section(DataSpec, data["data"], ("data",), src) if isinstance(data["data"], Mapping) \
+        else section(DataSpec, {"train": data["data"]}, ("data",), src)
     if dataset.validation is not None and dataset.validation_split is not None:
         raise src.error(("data",), "give validation or validation_split, not both")
     dataset = attrs.evolve(dataset, train=_relative(dataset.train, ("data", "train"), src),
@@ -188,7 +188,7 @@ def train_recipe_from_data(data: Any, src: SourceMap, *, default_name: str = "tr
     except ParameterError as exc:
         path = tuple(exc.path) if exc.path and exc.path[0] == "masks" else ("masks",) + tuple(exc.path)
         raise src.error(path, str(exc)) from exc
-    optimizer = _section(OptimizerSpec, data.get("optimizer"), ("optimizer",), src)
+    optimizer = section(OptimizerSpec, data.get("optimizer"), ("optimizer",), src)
     lora = data.get("lora", False)
     if not isinstance(lora, bool):
         raise src.error(("lora",), f"expected true or false, got {lora!r}")
