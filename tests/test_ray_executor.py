@@ -119,21 +119,26 @@ def test_an_input_that_keeps_killing_workers_fails_after_bounded_retries(local_r
     soundfile.write(poison, (0.123 * np.sin(2 * np.pi * 330 * t)).astype("float32"), TINY.sample_rate)
     marker = tmp_path / "marker"
     marker.touch()  # only the poison input kills
-    result = run_recipe("compress", [str(good), str(poison)], tmp_path / "out", seed=1,
+    # poison first: good waits behind it on the one worker, dies with it, and is not charged
+    result = run_recipe("compress", [str(poison), str(good)], tmp_path / "out", seed=1,
                         engine=DyingEngine(str(marker), always_for="poison"),
                         executor=RayExecutor(workers=1, max_retries=1))
     assert [Path(f.input).name for f in result.failures] == ["poison.wav"]
     assert "worker died 2 times" in result.failures[0].error
     assert (tmp_path / "out" / "good.compress.1.0.wav").exists()
+    good_record = next(r for r in result.manifest["inputs"] if r["input"] == str(good))
+    assert good_record["status"] == "ok" and "attempts" not in good_record
     assert not [p for p in (tmp_path / "out").iterdir() if ".part" in p.name]
 
 
 def test_the_command_line_needs_executor_ray_for_ray_options(tmp_path):
     from vampkit import cli
 
-    with pytest.raises(SystemExit) as info:
-        cli.main(["run", "compress", "-i", str(tmp_path / "x.wav"), "--workers", "2", "--dry-run"])
-    assert info.value.code == 2
+    for args in (["run", "compress", "-i", str(tmp_path / "x.wav"), "--workers", "2", "--dry-run"],
+                 ["eval", "compression", "--data", str(tmp_path), "--gpus-per-worker", "1"]):
+        with pytest.raises(SystemExit) as info:
+            cli.main(args)
+        assert info.value.code == 2, args
 
 
 def test_ctrl_c_stops_the_workers_and_leaves_no_partial_files(local_ray, tmp_path):
@@ -155,3 +160,36 @@ def test_ctrl_c_stops_the_workers_and_leaves_no_partial_files(local_ray, tmp_pat
     while ray.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
         time.sleep(0.5)
     assert ray.available_resources().get("CPU", 0) == 2
+
+
+def test_an_evaluation_grid_on_ray_gives_the_local_numbers(local_ray, tmp_path):
+    from vampkit.eval import evaluate, loads_experiment
+    from vampkit.examples import write_groove
+
+    (tmp_path / "weights").mkdir()
+    weights = write_tiny_set(tmp_path / "weights")
+    (tmp_path / "data").mkdir()
+    for i, bpm in enumerate((100, 125, 150)):
+        write_groove(tmp_path / "data" / f"groove{i}.wav", seconds=1.5, bpm=bpm)
+    (tmp_path / "data" / "broken.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunk")
+    grid = ("name: t\ndata: {excerpt: 1.0}\nmetrics: [mel, fad]\nconditions:\n  - baseline: reconstructed\n"
+            "  - label: periodic\n    mask: {periodic: {period: 4}}\n    sampling: {steps: 2}\n    c2f: {steps: 1}\n")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the Ray workers (OMP_NUM_THREADS=1)
+    try:
+        local = evaluate(loads_experiment(grid), tmp_path / "data", weights=weights, device="cpu",
+                         out=tmp_path / "local")
+    finally:
+        torch.set_num_threads(threads)
+    import vampkit.eval.runner as runner
+
+    runner.BATCH, batch = 1, runner.BATCH  # one excerpt per call: the batches spread over both workers
+    try:
+        remote = evaluate(loads_experiment(grid), tmp_path / "data", weights=weights, device="cpu",
+                          out=tmp_path / "ray", executor=RayExecutor(workers=2))
+    finally:
+        runner.BATCH = batch
+    assert (tmp_path / "ray" / "results.csv").read_text() == (tmp_path / "local" / "results.csv").read_text()
+    assert remote.conditions == local.conditions
+    assert len(remote.rows) == 6 and remote.summary["checkpoints"] == local.summary["checkpoints"]
+    assert [Path(f.input).name for f in remote.skipped] == ["broken.wav"]

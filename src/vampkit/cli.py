@@ -117,6 +117,34 @@ def masks_command(as_json: bool) -> None:
 _SET_HELP = "Override a recipe value: KEY=VALUE (dotted key, YAML value). Repeatable."
 
 
+def executor_options(command: Callable) -> Callable:
+    """--executor, --address, --workers, --gpus-per-worker: who runs the work (run and eval)."""
+    options = [
+        click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                     help="Who runs the work: this process, or a pool of Ray workers (pip install 'vampkit[ray]')."),
+        click.option("--address", help="Ray cluster to attach to ('auto': the one this machine is in; "
+                                        "default: a local Ray)."),
+        click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Ray workers (actors)."),
+        click.option("--gpus-per-worker", type=click.FloatRange(min=0), default=0.0, show_default=True,
+                     help="GPUs each Ray worker reserves (fractions share a GPU)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _executor(executor: str, address: str | None, workers: int, gpus_per_worker: float) -> object:
+    """The executor the options name; Ray's options without ``--executor ray`` are a usage error."""
+    if executor == "ray":
+        from .pipeline.executors import RayExecutor
+
+        return RayExecutor(address=address, workers=workers, gpus_per_worker=gpus_per_worker)
+    if address is not None or workers != 1 or gpus_per_worker:
+        raise click.UsageError("--address, --workers and --gpus-per-worker need --executor ray")
+    return executor
+
+
 @cli.command("run")
 @click.argument("recipe")
 @click.option("--input", "-i", "inputs", multiple=True, help="Input file, glob or folder (replaces the recipe's). Repeatable.")
@@ -133,12 +161,7 @@ _SET_HELP = "Override a recipe value: KEY=VALUE (dotted key, YAML value). Repeat
 @click.option("--dry-run", is_flag=True, help="Validate and build the masks only; no model is loaded.")
 @click.option("--overwrite", is_flag=True, help="Replace existing files of the same names (never an input).")
 @click.option("--skip-existing", is_flag=True, help="Skip inputs whose outputs all exist (resume a batch).")
-@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="Who runs the inputs: this process, or a pool of Ray workers (pip install 'vampkit[ray]').")
-@click.option("--address", help="Ray cluster to attach to ('auto': the one this machine is in; default: a local Ray).")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Ray workers (actors).")
-@click.option("--gpus-per-worker", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help="GPUs each Ray worker reserves (fractions share a GPU).")
+@executor_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars, only errors and the summary of failures.")
 @click.option("--verbose", "-v", is_flag=True, help="Print the time of each stage at the end.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (outputs, failures, manifest); no bars.")
@@ -169,13 +192,7 @@ def run_command(recipe: str, inputs: tuple[str, ...], out_dir: str | None, overr
     loaded = load_recipe(recipe, overrides)
     if overwrite and skip_existing:
         raise click.UsageError("--overwrite and --skip-existing contradict each other: give one")
-    runner: object = executor
-    if executor == "ray":
-        from .pipeline.executors import RayExecutor
-
-        runner = RayExecutor(address=address, workers=workers, gpus_per_worker=gpus_per_worker)
-    elif address is not None or workers != 1 or gpus_per_worker:
-        raise click.UsageError("--address, --workers and --gpus-per-worker need --executor ray")
+    runner = _executor(executor, address, workers, gpus_per_worker)
     patterns = list(inputs) if inputs else list(loaded.inputs)
     bars = _ProgressBars(quiet or as_json, n_inputs=len(expand_inputs(patterns)[0]))
     try:
@@ -422,9 +439,11 @@ def recipes_command(folders: tuple[str, ...], as_json: bool) -> None:
 @click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False), help="Results folder (default: eval-NAME); a re-run continues it.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override an experiment value (e.g. data.excerpt=5).")
 @click.option("--keep-audio", is_flag=True, help="Also write every generated excerpt (audio/CONDITION/).")
+@executor_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no table on stdout.")
 def eval_command(experiment: str, data: str, weights: str | None, device: str | None, limit: int | None,
-                 out_dir: str | None, overrides: tuple[str, ...], keep_audio: bool, quiet: bool) -> None:
+                 out_dir: str | None, overrides: tuple[str, ...], keep_audio: bool, executor: str,
+                 address: str | None, workers: int, gpus_per_worker: float, quiet: bool) -> None:
     """Score every condition of EXPERIMENT (a YAML file or a shipped grid's name) on excerpts of
     --data: mel distance, FAD, prompt bitrate; CSVs, JSON summary, markdown table and plots.
 
@@ -433,11 +452,13 @@ def eval_command(experiment: str, data: str, weights: str | None, device: str | 
       vampkit eval compression --data held-out/ --limit 100
       vampkit eval experiments/sampling-steps.yaml --data 'songs/*.flac' --out steps-eval
       vampkit eval my-prompts.yaml --data held-out/ --weights coarse.pth,c2f.pth,codec.pth
+      vampkit eval compression --data /shared/clips --out /shared/eval --executor ray --address auto --workers 8 --gpus-per-worker 1
     """
     from .eval import evaluate
 
+    runner = _executor(executor, address, workers, gpus_per_worker)
     result = evaluate(experiment, data, weights=_weights_option(weights), device=device, limit=limit,
-                      out=out_dir, keep_audio=keep_audio, overrides=overrides, progress=not quiet)
+                      out=out_dir, keep_audio=keep_audio, overrides=overrides, progress=not quiet, executor=runner)
     if not quiet:
         click.echo(result.table, nl=False)
         click.echo(f"results: {result.out_dir}")

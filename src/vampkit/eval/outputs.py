@@ -9,6 +9,7 @@ is never replaced.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -68,6 +69,16 @@ class ResultsFolder:
             self._append(relative)
             self.owned.add(relative)
         return path
+
+    def remove_temporaries(self) -> None:
+        """Remove what writes cut short left (``.NAME.*.part*``, e.g. a killed worker's): files
+        only, never through a symlinked folder."""
+        for folder, _, names in os.walk(self.root):
+            for name in names:
+                path = Path(folder) / name
+                if name.startswith(".") and ".part" in name and path.is_file() and not path.is_symlink():
+                    with contextlib.suppress(OSError):
+                        path.unlink()
 
     def _append(self, relative: str) -> None:
         """Record ``relative`` in the ledger (never through a symlink)."""

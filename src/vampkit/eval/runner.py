@@ -23,6 +23,8 @@ import torch
 
 from ..atomic import write_text
 from ..errors import RecipeError, VampkitError
+from ..pipeline.engine import checkpoint_paths, resolve_weights
+from ..pipeline.executors import make_executor
 from ..pipeline.runner import Failure
 from ..recipes.schema import WeightsSpec
 from . import engine as models
@@ -68,10 +70,10 @@ def _weights_spec(weights: Any, fallback: WeightsSpec) -> WeightsSpec:
     return WeightsSpec(preset=None, coarse=parts[0], c2f=parts[1], codec=parts[2])
 
 
-def _identity(engine: Any, experiment: Experiment) -> str:
+def _identity(checkpoints: dict[str, str], experiment: Experiment) -> str:
     """What every cached result depends on besides the condition: checkpoints, metrics, seed."""
     files = {}
-    for role, path in sorted((getattr(engine, "checkpoints", {}) or {}).items()):
+    for role, path in sorted(checkpoints.items()):
         try:
             stat = os.stat(path)
             files[role] = [str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns]
@@ -93,31 +95,97 @@ def _error_text(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, VampkitError) else f"{type(exc).__name__}: {exc}"
 
 
-class _Run:
-    """The state of one evaluation: experiment, engine, cache, clock, failures."""
+def _checkpoints(engine: Any) -> dict[str, str]:
+    return dict(getattr(engine, "checkpoints", {}) or {})
 
-    def __init__(self, experiment: Experiment, engine: Any, out: ResultsFolder, keep_audio: bool,
-                 progress: Any) -> None:
+
+class _Results:
+    """What the driver of an evaluation needs to aggregate: experiment, cache, metrics (no model)."""
+
+    def __init__(self, experiment: Experiment, out: ResultsFolder, checkpoints: dict[str, str]) -> None:
         self.experiment = experiment
-        self.engine = engine
         self.out = out
-        self.keep_audio = keep_audio
-        self.progress = progress
+        self.checkpoints = checkpoints
         self.cache = ResultCache(out)
-        self.clock = models.ModelClock()
-        self.metric_seconds = 0.0
-        self.identity = _identity(engine, experiment)
-        self.context = EvalContext(codec=models.codec_of(engine), device=str(getattr(engine, "device", "cpu")))
+        self.identity = _identity(checkpoints, experiment)
         self.pair = [m for m in experiment.metrics if m.kind == "pair"]
         self.sets = [m for m in experiment.metrics if m.kind == "set"]
-        self.sample_rate = int(engine.geometry.sample_rate)
-        self.analyses: dict[str, dict] = {}  # per excerpt, shared by its conditions
 
     def key(self, condition: Condition) -> str:
         return f"{safe_name(condition.label)[:40]}-{condition.fingerprint}{self.identity}"
 
     def seed(self, excerpt: Excerpt) -> int:
         return self.experiment.seed + excerpt.index
+
+    # -- aggregation -------------------------------------------------------------------------
+    def collect(self, excerpts: list[Excerpt]) -> tuple[list[dict], list[dict], dict[str, str]]:
+        rows: list[dict] = []
+        aggregates: list[dict] = []
+        failures: dict[str, str] = {}
+        for condition in self.experiment.conditions:
+            key = self.key(condition)
+            entries = [(e, self.cache.get(key, e.key, self.experiment.seed)) for e in excerpts]
+            entries = [(e, entry) for e, entry in entries if entry is not None]
+            base = {"condition": condition.label, "family": condition.family, "baseline": condition.baseline or "",
+                    "steps": condition.steps, "trim": condition.trim}
+            for excerpt, entry in entries:
+                for label, message in entry["errors"].items():
+                    failures.setdefault(label, message)
+                rows.append({**base, "excerpt": excerpt.name, "file": str(excerpt.path),
+                             "start_s": excerpt.start / excerpt.sample_rate, "seed": self.seed(excerpt),
+                             "kept_fraction": entry.get("kept_fraction"), "bitrate": entry.get("bitrate"),
+                             **entry["values"],
+                             "errors": "; ".join(f"{k}: {v}" for k, v in sorted(entry["errors"].items()))})
+            aggregate = {**base, "n": len(entries)}
+            for measure in ("kept_fraction", "bitrate"):
+                known = [entry[measure] for _, entry in entries if entry.get(measure) is not None]
+                aggregate[measure] = sum(known) / len(known) if known else None
+            for metric in self.pair:
+                label = metric_label(metric)
+                mean, low, high = bootstrap_mean([entry["values"].get(label) for _, entry in entries
+                                                  if entry["values"].get(label) is not None])
+                aggregate.update({label: mean, f"{label}_ci_low": low, f"{label}_ci_high": high})
+            for metric in self.sets:
+                label = metric_label(metric)
+                aggregate[label] = self.set_value(metric, condition, key, entries, failures)
+            aggregates.append(aggregate)
+        return rows, aggregates, failures
+
+    def set_value(self, metric: Any, condition: Condition, key: str, entries: list, failures: dict) -> float | None:
+        import numpy as np
+
+        label = metric_label(metric)
+        outputs, refs = [], []
+        for excerpt, entry in entries:
+            out = self.cache.features(key, entry, label)
+            ref = self.cache.reference_features(excerpt.key, label, condition.trim)
+            if out is not None and ref is not None:
+                outputs.append(out)
+                refs.append(ref)
+        if not outputs:
+            return None
+        try:
+            return float(metric.compare(np.concatenate(outputs), np.concatenate(refs)))
+        except Exception as exc:  # noqa: BLE001 - a raising metric is named; the others still come out
+            failures.setdefault(label, f"{condition.label}: {_error_text(exc)}")
+            return None
+
+
+
+class _Run(_Results):
+    """The work of an evaluation on one engine: batches of excerpts generated, scored, cached."""
+
+    def __init__(self, experiment: Experiment, engine: Any, out: ResultsFolder, keep_audio: bool,
+                 progress: Any) -> None:
+        super().__init__(experiment, out, _checkpoints(engine))
+        self.engine = engine
+        self.keep_audio = keep_audio
+        self.progress = progress
+        self.clock = models.ModelClock()
+        self.metric_seconds = 0.0
+        self.context = EvalContext(codec=models.codec_of(engine), device=str(getattr(engine, "device", "cpu")))
+        self.sample_rate = int(engine.geometry.sample_rate)
+        self.analyses: dict[str, dict] = {}  # per excerpt, shared by its conditions
 
     # -- one batch of excerpts ---------------------------------------------------------------
     def run_batch(self, batch: list[Excerpt], skipped: list[Failure]) -> None:
@@ -215,60 +283,6 @@ class _Run:
         entry = {"values": values, "errors": errors, **measures, "trimmed_samples": int(out_t.shape[-1])}
         self.cache.put(self.key(condition), excerpt.key, self.experiment.seed, entry, features)
 
-    # -- aggregation -------------------------------------------------------------------------
-    def collect(self, excerpts: list[Excerpt]) -> tuple[list[dict], list[dict], dict[str, str]]:
-        rows: list[dict] = []
-        aggregates: list[dict] = []
-        failures: dict[str, str] = {}
-        for condition in self.experiment.conditions:
-            key = self.key(condition)
-            entries = [(e, self.cache.get(key, e.key, self.experiment.seed)) for e in excerpts]
-            entries = [(e, entry) for e, entry in entries if entry is not None]
-            base = {"condition": condition.label, "family": condition.family, "baseline": condition.baseline or "",
-                    "steps": condition.steps, "trim": condition.trim}
-            for excerpt, entry in entries:
-                for label, message in entry["errors"].items():
-                    failures.setdefault(label, message)
-                rows.append({**base, "excerpt": excerpt.name, "file": str(excerpt.path),
-                             "start_s": excerpt.start / excerpt.sample_rate, "seed": self.seed(excerpt),
-                             "kept_fraction": entry.get("kept_fraction"), "bitrate": entry.get("bitrate"),
-                             **entry["values"],
-                             "errors": "; ".join(f"{k}: {v}" for k, v in sorted(entry["errors"].items()))})
-            aggregate = {**base, "n": len(entries)}
-            for measure in ("kept_fraction", "bitrate"):
-                known = [entry[measure] for _, entry in entries if entry.get(measure) is not None]
-                aggregate[measure] = sum(known) / len(known) if known else None
-            for metric in self.pair:
-                label = metric_label(metric)
-                mean, low, high = bootstrap_mean([entry["values"].get(label) for _, entry in entries
-                                                  if entry["values"].get(label) is not None])
-                aggregate.update({label: mean, f"{label}_ci_low": low, f"{label}_ci_high": high})
-            for metric in self.sets:
-                label = metric_label(metric)
-                aggregate[label] = self.set_value(metric, condition, key, entries, failures)
-            aggregates.append(aggregate)
-        return rows, aggregates, failures
-
-    def set_value(self, metric: Any, condition: Condition, key: str, entries: list, failures: dict) -> float | None:
-        import numpy as np
-
-        label = metric_label(metric)
-        outputs, refs = [], []
-        for excerpt, entry in entries:
-            out = self.cache.features(key, entry, label)
-            ref = self.cache.reference_features(excerpt.key, label, condition.trim)
-            if out is not None and ref is not None:
-                outputs.append(out)
-                refs.append(ref)
-        if not outputs:
-            return None
-        try:
-            return float(metric.compare(np.concatenate(outputs), np.concatenate(refs)))
-        except Exception as exc:  # noqa: BLE001 - a raising metric is named; the others still come out
-            failures.setdefault(label, f"{condition.label}: {_error_text(exc)}")
-            return None
-
-
 def evaluate(
     experiment: Experiment | str | os.PathLike,
     data: str | os.PathLike,
@@ -281,6 +295,7 @@ def evaluate(
     overrides: Iterable[str] = (),
     engine: Any = None,
     progress: bool = False,
+    executor: Any = "local",
 ) -> EvalResult:
     """Evaluate every condition of ``experiment`` on excerpts of ``data`` (a folder or glob).
 
@@ -288,6 +303,8 @@ def evaluate(
     condition), ``conditions.csv`` (mean and bootstrap 95% interval per condition),
     ``summary.json``, ``table.md``, ``plots/`` and, with ``keep_audio``, ``audio/``. A re-run
     with the same ``out`` continues from its cache. ``engine`` replaces the VampNet models.
+    ``executor``: ``"local"`` (this process) or a ``RayExecutor`` (batches of excerpts on Ray
+    workers that share the results folder; the same numbers as local).
     """
     started = time.perf_counter()
     if not isinstance(experiment, Experiment):
@@ -303,8 +320,13 @@ def evaluate(
     folder = ResultsFolder(out if out is not None else f"eval-{safe_name(experiment.name)}")
     folder.check()
     excerpts, skipped = choose_excerpts(data, experiment.data, limit)  # reads headers only
-    if engine is None:
-        engine = models.load_engine(_weights_spec(weights, experiment.weights), device or experiment.device)
+    runner = make_executor(executor)
+    spec = _weights_spec(weights, experiment.weights)
+    device = device or experiment.device
+    if engine is None and runner.name == "local":
+        engine = models.load_engine(spec, device)
+    # remote workers load the models; the driver only resolves the files (offline: stops here)
+    checkpoints = _checkpoints(engine) if engine is not None else checkpoint_paths(resolve_weights(spec))
     folder.open()
     load_seconds = time.perf_counter() - started
 
@@ -314,20 +336,78 @@ def evaluate(
         from tqdm import tqdm
 
         bar = tqdm(total=total, desc=f"eval {experiment.name}", unit="output", file=sys.stderr)
-    run = _Run(experiment, engine, folder, keep_audio, bar.update if bar is not None else None)
+    batches = [excerpts[first:first + BATCH] for first in range(0, len(excerpts), BATCH)]
     skipped = list(skipped)
     try:
-        for first in range(0, len(excerpts), BATCH):
-            run.run_batch(excerpts[first:first + BATCH], skipped)
+        if runner.name == "local":
+            run = _Run(experiment, engine, folder, keep_audio, bar.update if bar is not None else None)
+            for batch in batches:
+                run.run_batch(batch, skipped)
+            clock = {"model": run.clock.seconds, "metrics": run.metric_seconds}
+        else:
+            clock = _run_remote(runner, (experiment, spec, device, engine, folder, keep_audio), batches, skipped, bar)
     finally:
         if bar is not None:
             bar.close()
     bad = {f.input for f in skipped}
     usable = [e for e in excerpts if str(e.path) not in bad]
-    rows, aggregates, failures = run.collect(usable)
-    return _write(run, experiment, folder, usable, skipped, rows, aggregates, failures,
-                  {"load": load_seconds, "model": run.clock.seconds, "metrics": run.metric_seconds,
-                   "total": time.perf_counter() - started})
+    results = _Results(experiment, folder, checkpoints)
+    rows, aggregates, failures = results.collect(usable)
+    return _write(results, experiment, folder, usable, skipped, rows, aggregates, failures,
+                  {"load": load_seconds, **clock, "total": time.perf_counter() - started})
+
+
+@attrs.frozen
+class _BatchDone:
+    """What a remote worker reports of one batch: unreadable excerpts and its seconds."""
+
+    skipped: tuple[Failure, ...]
+    model: float
+    metrics: float
+
+
+class _EvalWorker:
+    """A Ray actor's body for ``vampkit eval``: loads the models once, then runs batches of
+    excerpts exactly as the local loop does, into the shared results folder's cache."""
+
+    def __init__(self, experiment: Experiment, spec: WeightsSpec, device: str, engine: Any,
+                 folder: ResultsFolder, keep_audio: bool) -> None:
+        self.args = (experiment, spec, device, engine, folder, keep_audio)
+        self.run: _Run | None = None
+
+    def batch(self, batch: list[Excerpt]) -> _BatchDone:
+        if self.run is None:
+            experiment, spec, device, engine, folder, keep_audio = self.args
+            engine = engine if engine is not None else models.load_engine(spec, device)
+            self.run = _Run(experiment, engine, folder, keep_audio, None)
+        model, metrics = self.run.clock.seconds, self.run.metric_seconds
+        skipped: list[Failure] = []
+        self.run.run_batch(batch, skipped)
+        return _BatchDone(tuple(skipped), self.run.clock.seconds - model, self.run.metric_seconds - metrics)
+
+
+def _run_remote(runner: Any, args: tuple, batches: list[list[Excerpt]], skipped: list[Failure],
+                bar: Any) -> dict[str, float]:
+    """The batches on the executor's actor pool; a batch whose workers keep dying has its
+    excerpts reported as skipped, an error a batch raises stops the evaluation as locally."""
+    clock = {"model": 0.0, "metrics": 0.0}
+    experiment, folder = args[0], args[4]
+    with runner.session() as ray:
+        init = tuple(ray.put(arg) for arg in args)
+        for returned in runner.map(_EvalWorker, init, batches, "batch", on_interrupt=lambda _: folder.remove_temporaries()):
+            batch = returned.item
+            if returned.error is not None:
+                raise returned.error
+            if returned.lost is not None:
+                skipped.extend(Failure(str(e.path), returned.lost) for e in batch)
+                continue
+            done: _BatchDone = returned.value
+            skipped.extend(done.skipped)
+            clock["model"] += done.model
+            clock["metrics"] += done.metrics
+            if bar is not None:
+                bar.update((len(batch) - len(done.skipped)) * len(experiment.conditions))
+    return clock
 
 
 def _check_audio_folders(experiment: Experiment) -> None:
@@ -341,7 +421,7 @@ def _check_audio_folders(experiment: Experiment) -> None:
                               "(--keep-audio); make them differ in letters or digits")
 
 
-def _write(run: _Run, experiment: Experiment, out: ResultsFolder, excerpts: list[Excerpt], skipped: list[Failure],
+def _write(run: _Results, experiment: Experiment, out: ResultsFolder, excerpts: list[Excerpt], skipped: list[Failure],
            rows: list[dict], aggregates: list[dict], failures: dict[str, str], timings: dict[str, float]) -> EvalResult:
     pair = [metric_label(m) for m in run.pair]
     sets = [metric_label(m) for m in run.sets]
@@ -367,7 +447,7 @@ def _write(run: _Run, experiment: Experiment, out: ResultsFolder, excerpts: list
         "excerpts": len(excerpts),
         "excerpt_seconds": experiment.data.excerpt,
         "seed": experiment.seed,
-        "checkpoints": dict(getattr(run.engine, "checkpoints", {}) or {}),
+        "checkpoints": dict(run.checkpoints),
         "metrics": pair + sets,
         "bitrate_definition": "kept tokens x log2(codebook size) / excerpt duration (as `vampkit run` reports)",
         "conditions": [{**a, "definition": c.describe()} for a, c in zip(aggregates, experiment.conditions)],

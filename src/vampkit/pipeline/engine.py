@@ -73,6 +73,14 @@ def geometry_for(spec: WeightsSpec, device: str = "cpu") -> Geometry:
     return geometry_of(load_codec(spec.codec, device=device))
 
 
+def checkpoint_paths(weights: Any, lora: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The files a weights choice loads, by role (what manifests and eval caches record)."""
+    lora = dict(lora or {})
+    return {k: str(v) for k, v in
+            (("coarse", weights.coarse), ("c2f", weights.c2f), ("codec", weights.codec),
+             ("coarse_lora", lora.get("coarse")), ("c2f_lora", lora.get("c2f"))) if v is not None}
+
+
 class VampNetEngine:
     """Codec + coarse + coarse-to-fine VampNet models, with the vampkit sampler.
 
@@ -99,9 +107,7 @@ class VampNetEngine:
                                    context_frames=self.bundle.c2f_context_frames, **options)
                     if weights.c2f is not None else None)
         self.geometry = geometry_of(self.codec)
-        self.checkpoints = {k: str(v) for k, v in
-                            (("coarse", weights.coarse), ("c2f", weights.c2f), ("codec", weights.codec),
-                             ("coarse_lora", lora.get("coarse")), ("c2f_lora", lora.get("c2f"))) if v is not None}
+        self.checkpoints = checkpoint_paths(weights, lora)
 
     def encode(self, audio: Audio) -> EncodedAudio:
         """Mono mix -> codes, at the bundle's loudness and peak-limited, as upstream does."""

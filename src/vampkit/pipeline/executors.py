@@ -5,6 +5,12 @@ which loads the models once.
 Whatever runs them, an input's outputs depend only on the recipe, the seed, the weights and
 the input (seeds are per variation, never per worker or arrival order), so the files are the
 same bytes, and the manifest lists every input in order.
+
+On Ray an input goes through three stages (``vampkit.pipeline.process``): its reading stages
+run as a CPU task, its model stages on an actor that holds the models, its writing stages as
+another CPU task, so an actor samples the next input while the last one is written and the
+next-but-one is read. ``RayExecutor.map`` is the one road to the actor pool; ``vampkit eval``
+sends its excerpt batches down it too.
 """
 
 from __future__ import annotations
@@ -12,8 +18,10 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import re
 import time
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,11 +29,13 @@ import attrs
 
 from ..errors import RecipeError, VampkitError
 from ..recipes.schema import Recipe
-from .process import InputOutcome, process_input
+from .process import InputOutcome, failed_outcome, finish_input, generate_input, prepare_input, process_input
 from .stages import output_file
 from .state import Env, State
 
 EXECUTORS = ("local", "ray")
+#: calls queued on one actor at a time: one running, one whose input is being read meanwhile
+ACTOR_DEPTH = 2
 
 
 class Executor(Protocol):
@@ -41,17 +51,21 @@ def executor_name(executor: str | Executor) -> str:
     return executor if isinstance(executor, str) else executor.name
 
 
+def make_executor(executor: str | Executor) -> Executor:
+    """An executor by name (``local`` or ``ray`` with defaults), or the one given."""
+    if not isinstance(executor, str):
+        return executor
+    if executor == "local":
+        return LocalExecutor()
+    if executor == "ray":
+        return RayExecutor()
+    raise RecipeError(f"unknown executor '{executor}' (known: {', '.join(EXECUTORS)})")
+
+
 def run_inputs(executor: str | Executor, files: Sequence[Path], recipe: Recipe, env: Env, *,
                skip_existing: bool = False) -> Iterator[InputOutcome]:
     """The outcomes of ``files`` from ``executor`` (a name: ``local`` or ``ray`` with defaults)."""
-    if isinstance(executor, str):
-        if executor == "local":
-            executor = LocalExecutor()
-        elif executor == "ray":
-            executor = RayExecutor()
-        else:
-            raise RecipeError(f"unknown executor '{executor}' (known: {', '.join(EXECUTORS)})")
-    return executor.run(files, recipe, env, skip_existing=skip_existing)
+    return make_executor(executor).run(files, recipe, env, skip_existing=skip_existing)
 
 
 @attrs.frozen
@@ -75,18 +89,38 @@ def import_ray() -> Any:
 
 
 class _Worker:
-    """A Ray actor's body: one Env (and so one loaded engine) for every input it is given."""
+    """A Ray actor's body for ``vampkit run``: one Env (one loaded engine) for all its inputs."""
 
     def __init__(self, env: Env) -> None:
         self.env = env
 
-    def process(self, path: Path, recipe: Recipe, skip_existing: bool) -> InputOutcome:
-        return process_input(path, recipe, self.env, skip_existing=skip_existing)
+    def generate(self, work: Any) -> Any:
+        return generate_input(work, self.env)
+
+
+@attrs.frozen
+class Returned:
+    """What came back for one item of ``RayExecutor.map``: the value, or the error its call
+    raised, or (``lost``) why it was given up after its workers died ``attempts`` times."""
+
+    item: Any
+    value: Any = None
+    error: BaseException | None = None
+    lost: str | None = None
+    attempts: int = 1
+
+
+@attrs.define
+class _Call:
+    item: Any
+    actor: Any
+    middle: Any  # the actor call's reference
+    final: Any  # the reference the driver waits on
 
 
 @attrs.frozen
 class RayExecutor:
-    """A pool of Ray actors, each loading the models once and running whole inputs.
+    """A pool of Ray actors, each loading the models once.
 
     ``address`` is passed to ``ray.init`` when Ray is not initialised yet (None: a local
     instance on this machine; ``"auto"``: the cluster this machine belongs to); a Ray this
@@ -101,6 +135,9 @@ class RayExecutor:
     workers: int = attrs.field(default=1)
     gpus_per_worker: float = 0.0
     cpus_per_worker: float = 1.0
+    #: CPUs each reading or writing task reserves: none by default, so tasks never wait behind
+    #: workers that hold every CPU (they are bounded by ``ACTOR_DEPTH`` per worker anyway)
+    cpus_per_io_task: float = 0.0
     max_retries: int = 2
     init_options: dict = attrs.field(factory=dict)
 
@@ -109,9 +146,9 @@ class RayExecutor:
         if value < 1:
             raise RecipeError(f"--workers must be >= 1, got {value}")
 
-    def run(self, files: Sequence[Path], recipe: Recipe, env: Env, *, skip_existing: bool) -> Iterator[InputOutcome]:
-        if not files:
-            return
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Any]:
+        """``ray``, initialised (and shut down again at the end if this call started it)."""
         ray = import_ray()
         started = False
         if not ray.is_initialized():
@@ -120,71 +157,168 @@ class RayExecutor:
             ray.init(address=self.address, **options)
             started = True
         try:
-            yield from self._run(ray, files, recipe, env, skip_existing)
+            yield ray
         finally:
             if started:
                 ray.shutdown()
 
-    def _run(self, ray: Any, files: Sequence[Path], recipe: Recipe, env: Env,
-             skip_existing: bool) -> Iterator[InputOutcome]:
-        remote = ray.remote(num_cpus=self.cpus_per_worker, num_gpus=self.gpus_per_worker)(_Worker)
-        # the workers get the run's settings; progress bars stay with the driver
-        worker_env = attrs.evolve(env, step_progress=None, timings={}, written={})
-        env_ref = ray.put(worker_env)
-        recipe_ref = ray.put(recipe)
-        queue = list(files)
-        attempts: dict[Path, int] = {}
-        running: dict[Any, tuple[Any, Path]] = {}
-        idle = [remote.remote(env_ref) for _ in range(min(self.workers, len(files)))]
+    def run(self, files: Sequence[Path], recipe: Recipe, env: Env, *, skip_existing: bool) -> Iterator[InputOutcome]:
+        if not files:
+            return
+        with self.session() as ray:
+            # the workers get the run's settings; progress bars stay with the driver
+            plain = attrs.evolve(env, step_progress=None, timings={}, written={})
+            worker_env = ray.put(plain)
+            # the reading and writing tasks never carry a model: only its grid, for skip_existing
+            loaded = env.loaded_engine
+            io_env = ray.put(attrs.evolve(plain, engine=None, engine_factory=None,
+                                          geometry=loaded.geometry if loaded is not None else None))
+            recipe_ref = ray.put(recipe)
+            read = ray.remote(num_cpus=self.cpus_per_io_task, max_retries=self.max_retries)(prepare_input)
+            write = ray.remote(num_cpus=self.cpus_per_io_task, max_retries=0)(finish_input)
+            calls = self.map(
+                _Worker, (worker_env,), files, "generate",
+                before=lambda path: read.remote(path, recipe_ref, io_env, skip_existing),
+                after=lambda ref: write.remote(ref, io_env),
+                on_interrupt=lambda paths: _remove_temporaries(paths, recipe, env))
+            for returned in calls:
+                yield _outcome(returned)
+
+    def map(self, body: type, init_args: tuple, items: Sequence[Any], method: str, *,
+            args: tuple = (), before: Callable[[Any], Any] | None = None,
+            after: Callable[[Any], Any] | None = None,
+            on_interrupt: Callable[[list[Any]], None] | None = None) -> Iterator[Returned]:
+        """Each item through ``body(*init_args).method(x, *args)`` on a pool of actors, yielded
+        as each is done.
+
+        ``x`` is the item, or what ``before(item)`` gives (a reference: a CPU task run ahead of
+        the actor); ``after(reference)`` is run on the actor's result (a CPU task, while the
+        actor goes on). Call inside ``session()``. The items of an actor that dies go to a
+        fresh one; only the call that was running is charged a try, and an item that keeps
+        killing workers is given up after ``max_retries`` retries (``Returned.lost``).
+        """
+        import ray
+
+        remote = ray.remote(num_cpus=self.cpus_per_worker, num_gpus=self.gpus_per_worker)(body)
+        pool = _Pool(items)
+        for _ in range(min(self.workers, len(items))):
+            pool.calls[remote.remote(*init_args)] = []
         try:
-            while queue or running:
-                while queue and idle:
-                    actor, path = idle.pop(), queue.pop(0)
-                    attempts[path] = attempts.get(path, 0) + 1
-                    running[actor.process.remote(path, recipe_ref, skip_existing)] = (actor, path)
-                done, _ = ray.wait(list(running), num_returns=1)
-                actor, path = running.pop(done[0])
+            while pool.queue or pool.outstanding():
+                for actor in pool.actors():
+                    while pool.queue and len(pool.calls[actor]) < ACTOR_DEPTH:
+                        item = pool.queue.popleft()
+                        source = before(item) if before is not None else item
+                        middle = getattr(actor, method).remote(source, *args)
+                        pool.calls[actor].append(_Call(item, actor, middle, after(middle) if after else middle))
+                call = pool.next_done(ray)
                 try:
-                    outcome = ray.get(done[0])
+                    value = ray.get(call.final)
                 except ray.exceptions.RayActorError as exc:
                     if getattr(exc, "actor_init_failed", False):
                         raise VampkitError(f"a Ray worker could not start: {_first_line(exc)}") from None
-                    ray.kill(actor)
-                    idle.append(remote.remote(env_ref))
-                    if attempts[path] <= self.max_retries:
-                        queue.insert(0, path)
-                        continue
-                    error = f"its worker died {attempts[path]} times while running it; last: {_first_line(exc)}"
-                    outcome = InputOutcome(path, {"input": str(path), "status": "failed", "error": error,
-                                                  "outputs": [], "attempts": attempts[path]}, error=error)
-                except ray.exceptions.RayTaskError as exc:  # a bug outside process_input's own handling
-                    idle.append(actor)
-                    error = f"{type(exc.cause).__name__ if exc.cause else 'RayTaskError'}: {exc.cause or exc}"
-                    outcome = InputOutcome(path, {"input": str(path), "status": "failed", "error": error,
-                                                  "outputs": []}, error=error)
+                    ray.kill(call.actor)
+                    pool.calls[remote.remote(*init_args)] = []
+                    for item in pool.retire(ray, call, self.max_retries):
+                        yield Returned(item, lost=f"its worker died {pool.tries(item)} times while running it; "
+                                                  f"last: {_first_line(exc)}", attempts=pool.tries(item))
+                except ray.exceptions.RayTaskError as exc:
+                    yield Returned(call.item, error=exc.cause if exc.cause is not None else exc,
+                                   attempts=pool.tries(call.item))
+                except ray.exceptions.WorkerCrashedError as exc:
+                    yield Returned(call.item, lost=f"its worker died: {_first_line(exc)}", attempts=pool.tries(call.item))
                 else:
-                    idle.append(actor)
-                if attempts.get(path, 1) > 1 and outcome.error is None:
-                    outcome = attrs.evolve(outcome, record={**outcome.record, "attempts": attempts[path]})
-                yield outcome
+                    yield Returned(call.item, value=value, attempts=pool.tries(call.item))
         except BaseException:
-            in_flight = [path for _, path in running.values()]
-            for ref in running:
-                ray.cancel(ref, force=False)
-            for actor in {id(a): a for a, _ in running.values()}.values():
+            in_flight = [call.item for calls in pool.calls.values() for call in calls]
+            for calls in pool.calls.values():
+                for call in calls:
+                    ray.cancel(call.final, force=False)
+            for actor in pool.actors():
                 ray.kill(actor)
-            for actor in idle:
-                ray.kill(actor)
-            _remove_temporaries(in_flight, recipe, env)
+            if on_interrupt is not None:
+                on_interrupt(in_flight)
             raise
-        for actor in idle:
+        for actor in pool.actors():
             ray.kill(actor)
+
+
+class _Pool:
+    """The driver's ledger of ``RayExecutor.map``: items waiting, calls out per actor (key
+    None: calls whose actor died after their actor part was done), tries charged per item."""
+
+    def __init__(self, items: Sequence[Any]) -> None:
+        self.order = {id(item): i for i, item in enumerate(items)}
+        self.queue: deque = deque(items)
+        self.calls: dict[Any, list[_Call]] = {None: []}
+        self.charged: dict[int, int] = {}
+
+    def actors(self) -> list[Any]:
+        return [actor for actor in self.calls if actor is not None]
+
+    def outstanding(self) -> bool:
+        return any(self.calls.values())
+
+    def tries(self, item: Any) -> int:
+        return self.charged.get(self.order[id(item)], 0) + 1
+
+    def next_done(self, ray: Any) -> _Call:
+        """The next call whose final reference is ready, taken off its actor's list."""
+        finals = {call.final: call for calls in self.calls.values() for call in calls}
+        done, _ = ray.wait(list(finals), num_returns=1)
+        call = finals[done[0]]
+        owner = call.actor if call in self.calls.get(call.actor, []) else None
+        self.calls[owner].remove(call)
+        return call
+
+    def retire(self, ray: Any, dead: _Call, max_retries: int) -> list[Any]:
+        """After ``dead``'s actor died: its calls whose actor part was done stay awaited, the
+        first one that failed (it was running; calls run in order) is charged a try, and all
+        that failed go back to the front of the queue; returns the items out of tries."""
+        calls = sorted([dead, *self.calls.pop(dead.actor, [])], key=lambda c: self.order[id(c.item)])
+        charged = False
+        requeue, lost = [], []
+        for call in calls:
+            if call is not dead and _succeeded(ray, call.middle):
+                self.calls[None].append(call)
+                continue
+            key = self.order[id(call.item)]
+            if not charged:
+                charged = True
+                if self.charged.get(key, 0) >= max_retries:
+                    lost.append(call.item)
+                    continue
+                self.charged[key] = self.charged.get(key, 0) + 1
+            requeue.append(call.item)
+        self.queue.extendleft(reversed(requeue))
+        return lost
+
+
+def _succeeded(ray: Any, ref: Any) -> bool:
+    """Whether an actor call finished without error (fetching its value: only after a death)."""
+    try:
+        ray.get(ref, timeout=30)
+    except Exception:  # noqa: BLE001 - any failure (dead actor, or no answer) means: run it again
+        return False
+    return True
+
+
+def _outcome(returned: Returned) -> InputOutcome:
+    """The manifest outcome of one input from what its Ray stages returned."""
+    path = returned.item
+    if returned.lost is not None:
+        return failed_outcome(path, returned.lost, attempts=returned.attempts)
+    if returned.error is not None:  # a bug outside process_input's own handling
+        exc = returned.error
+        return failed_outcome(path, f"{type(exc).__name__}: {exc}")
+    outcome = returned.value
+    if returned.attempts > 1 and outcome.error is None:
+        outcome = attrs.evolve(outcome, record={**outcome.record, "attempts": returned.attempts})
+    return outcome
 
 
 def _first_line(exc: BaseException) -> str:
     """The first line of an error, without the colour codes Ray puts in its messages."""
-    import re
-
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 

@@ -20,7 +20,7 @@ from ..errors import RecipeError, VampkitError
 from ..paths import output_path
 from ..recipes.loader import load_recipe, override
 from ..recipes.schema import Recipe
-from .engine import Engine, VampNetEngine, geometry_for, resolve_weights
+from .engine import Engine, VampNetEngine, checkpoint_paths, geometry_for, resolve_weights
 from .executors import Executor, executor_name, run_inputs
 from .manifest import build_manifest, manifest_path, new_run_id, write_manifest
 from .process import InputOutcome
@@ -192,9 +192,7 @@ def run_recipe(
             env.engine  # noqa: B018 - load the models now: a bad checkpoint stops before any audio work
             checkpoints = dict(env.engine.checkpoints)
         else:  # remote workers load the models; the driver only checks the files are there
-            checkpoints = {role: str(getattr(paths, role)) for role in ("coarse", "c2f", "codec")
-                           if getattr(paths, role, None) is not None}
-            checkpoints.update({f"{role}_lora": path for role, path in recipe.weights.lora.items()})
+            checkpoints = checkpoint_paths(paths, recipe.weights.lora)
     if dry_run and engine is None:
         env.geometry  # noqa: B018 - a preset without a known grid fails before the inputs
 

@@ -113,6 +113,7 @@ class Load:
     """Read the input audio (optionally an excerpt), at its own rate and channels."""
 
     name = "load"
+    io = True  # touches files, never the model: on Ray it runs as a CPU task before the model's worker
 
     start: float = param(0.0, doc="seconds skipped at the start", validator=non_negative)
     duration: float | None = param(None, doc="seconds kept (null: to the end)", validator=positive)
@@ -279,6 +280,7 @@ class Write:
     """
 
     name = "write"
+    io = True  # as ``load``: on Ray it runs as a CPU task after the model's worker
 
     def __call__(self, states: list[State], env: Env) -> list[State]:
         paths: dict[Path, State] = {}
