@@ -1,5 +1,6 @@
 """Ray executor throughput: inputs per minute for the local executor and Ray with 1 and 2
-workers, tiny models (tests/helpers_models.py), synthesised inputs; the overhead of Ray over
+workers (whole inputs on the workers, and at 1 worker also with reading and writing apart),
+tiny models (tests/helpers_models.py), synthesised inputs; the overhead of Ray over
 local at one worker is reported as a ratio measured in the same run.
 
     OMP_NUM_THREADS=1 PYTHONPATH=src:tests .venv/bin/python benchmarks/ray_executor.py --inputs 8 --seconds 30
@@ -54,15 +55,17 @@ def main() -> None:
              runtime_env={"env_vars": {"PYTHONPATH": source, "OMP_NUM_THREADS": "1"}})
     print(f"ray.init: {time.perf_counter() - t0:.1f} s; inputs={args.inputs} x {args.seconds:.0f} s, "
           f"steps={args.steps}, device={args.device}, cpus={os.cpu_count()}")
-    rows = [("local", "local"), ("ray x1", RayExecutor(workers=1)), ("ray x2", RayExecutor(workers=2))]
+    rows = [("local", "local"), ("ray x1", RayExecutor(workers=1)),
+            ("ray x1 split", RayExecutor(workers=1, split_io=True)), ("ray x2", RayExecutor(workers=2))]
     walls = {}
     for label, executor in rows:
         t0 = time.perf_counter()
-        result = run_recipe("compress", [str(root / "in")], root / label.replace(" ", ""), executor=executor, **common)
+        result = run_recipe("compress", [str(root / "in")], root / label.replace(" ", "-"), executor=executor, **common)
         walls[label] = time.perf_counter() - t0
         assert result.ok, result.failures
-        print(f"{label:7s} {walls[label]:7.1f} s  {60 * args.inputs / walls[label]:6.1f} inputs/min")
-    print(f"ray x1 / local: {walls['ray x1'] / walls['local']:.2f}   ray x2 speed-up over ray x1: "
+        print(f"{label:12s} {walls[label]:7.1f} s  {60 * args.inputs / walls[label]:6.1f} inputs/min")
+    print(f"ray x1 / local: {walls['ray x1'] / walls['local']:.2f}   ray x1 split / local: "
+          f"{walls['ray x1 split'] / walls['local']:.2f}   ray x2 speed-up over ray x1: "
           f"{walls['ray x1'] / walls['ray x2']:.2f}")
     ray.shutdown()
 

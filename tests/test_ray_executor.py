@@ -78,7 +78,8 @@ class DyingEngine(FillEngine):
         return super().encode(audio)
 
 
-def test_ray_gives_the_local_bytes_and_a_bad_file_fails_alone(local_ray, tmp_path):
+@pytest.mark.parametrize("split_io", [True, False], ids=["io-apart", "whole-inputs"])
+def test_ray_gives_the_local_bytes_and_a_bad_file_fails_alone(local_ray, tmp_path, split_io):
     weights = write_tiny_set(tmp_path)
     songs = [tone(tmp_path / "in" / f"s{i}.wav", 150.0 + 60 * i, 0.5, 44100) for i in range(6)]
     (tmp_path / "in" / "corrupt.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunk")
@@ -90,7 +91,8 @@ def test_ray_gives_the_local_bytes_and_a_bad_file_fails_alone(local_ray, tmp_pat
         local = run_recipe("compress", [str(tmp_path / "in")], tmp_path / "local", **common)
     finally:
         torch.set_num_threads(threads)
-    remote = run_recipe("compress", [str(tmp_path / "in")], tmp_path / "ray", executor=RayExecutor(workers=2), **common)
+    remote = run_recipe("compress", [str(tmp_path / "in")], tmp_path / "ray",
+                        executor=RayExecutor(workers=2, split_io=split_io), **common)
     assert [Path(f.input).name for f in remote.failures] == ["corrupt.wav"]
     assert len(remote.outputs) == len(local.outputs) == 12
     for path in local.outputs:
@@ -104,7 +106,7 @@ def test_a_dead_workers_input_is_retried_and_a_rerun_skips_everything(local_ray,
     songs = [tone(tmp_path / "in" / f"s{i}.wav", 200.0 + 50 * i, 0.3, TINY.sample_rate) for i in range(3)]
     engine = DyingEngine(str(tmp_path / "died-once"))
     result = run_recipe("compress", [str(p) for p in songs], tmp_path / "out", engine=engine, seed=2,
-                        executor=RayExecutor(workers=2, max_retries=2))
+                        executor=RayExecutor(workers=2, max_retries=2, split_io=True))
     assert result.ok and (tmp_path / "died-once").exists() and len(result.outputs) == 3
     assert any(r.get("attempts") == 2 for r in result.manifest["inputs"])
     again = run_recipe("compress", [str(p) for p in songs], tmp_path / "out", engine=FillEngine(), seed=2,
@@ -151,7 +153,7 @@ def test_ctrl_c_stops_the_workers_and_leaves_no_partial_files(local_ray, tmp_pat
 
     with pytest.raises(KeyboardInterrupt):
         run_recipe("compress", [str(p) for p in songs], tmp_path / "out", engine=FillEngine(), seed=3,
-                   executor=RayExecutor(workers=2), on_input=interrupt)
+                   executor=RayExecutor(workers=2, split_io=True), on_input=interrupt)
     assert len(seen) == 1
     assert not [p for p in (tmp_path / "out").iterdir() if ".part" in p.name]
     import time

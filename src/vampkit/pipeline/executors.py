@@ -16,6 +16,7 @@ sends its excerpt batches down it too.
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import os
 import re
@@ -97,6 +98,9 @@ class _Worker:
     def generate(self, work: Any) -> Any:
         return generate_input(work, self.env)
 
+    def process(self, path: Path, recipe: Recipe, skip_existing: bool) -> InputOutcome:
+        return process_input(path, recipe, self.env, skip_existing=skip_existing)
+
 
 @attrs.frozen
 class Returned:
@@ -139,6 +143,10 @@ class RayExecutor:
     #: workers that hold every CPU (they are bounded by ``ACTOR_DEPTH`` per worker anyway)
     cpus_per_io_task: float = 0.0
     max_retries: int = 2
+    #: run reading and writing apart from the workers (True), or whole inputs on the workers
+    #: (False); None: apart when the workers have GPUs (then the CPUs are free for the files;
+    #: on CPU-only workers the extra processes would only compete for the same cores)
+    split_io: bool | None = None
     init_options: dict = attrs.field(factory=dict)
 
     @workers.validator
@@ -174,13 +182,16 @@ class RayExecutor:
             io_env = ray.put(attrs.evolve(plain, engine=None, engine_factory=None,
                                           geometry=loaded.geometry if loaded is not None else None))
             recipe_ref = ray.put(recipe)
-            read = ray.remote(num_cpus=self.cpus_per_io_task, max_retries=self.max_retries)(prepare_input)
-            write = ray.remote(num_cpus=self.cpus_per_io_task, max_retries=0)(finish_input)
-            calls = self.map(
-                _Worker, (worker_env,), files, "generate",
-                before=lambda path: read.remote(path, recipe_ref, io_env, skip_existing),
-                after=lambda ref: write.remote(ref, io_env),
-                on_interrupt=lambda paths: _remove_temporaries(paths, recipe, env))
+            cleanup = functools.partial(_remove_temporaries, recipe=recipe, env=env)
+            if self.split_io if self.split_io is not None else self.gpus_per_worker > 0:
+                read = ray.remote(num_cpus=self.cpus_per_io_task, max_retries=self.max_retries)(prepare_input)
+                write = ray.remote(num_cpus=self.cpus_per_io_task, max_retries=0)(finish_input)
+                calls = self.map(_Worker, (worker_env,), files, "generate",
+                                 before=lambda path: read.remote(path, recipe_ref, io_env, skip_existing),
+                                 after=lambda ref: write.remote(ref, io_env), on_interrupt=cleanup)
+            else:
+                calls = self.map(_Worker, (worker_env,), files, "process", args=(recipe_ref, skip_existing),
+                                 on_interrupt=cleanup)
             for returned in calls:
                 yield _outcome(returned)
 
