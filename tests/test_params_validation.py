@@ -7,7 +7,7 @@ import math
 
 import attrs
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from strategies import leaf_specs, mask_specs
 
@@ -145,3 +145,35 @@ def test_each_broken_member_of_a_combinator_is_reported_at_its_index(members, da
     with pytest.raises(ParameterError) as info:
         build_mask_generator(spec)
     assert {e.path for e in info.value.each()} == {("all-of", i, "periodic", "period") for i in broken}
+
+
+SECONDS_PARAMETERS = [("prefix", "seconds"), ("suffix", "seconds"), ("inpaint", "prefix"), ("inpaint", "suffix"),
+                      ("region", "start"), ("region", "end"), ("beat", "before"), ("beat", "after")]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(SECONDS_PARAMETERS),
+       st.floats(min_value=v.MAX_SECONDS, exclude_min=True, allow_infinity=False) | st.integers(min_value=86401))
+def test_a_time_longer_than_a_day_is_refused_by_name_not_at_run_time(where, value):
+    generator, key = where
+    with pytest.raises(ParameterError, match=f"{key}.*must be at most 86400 seconds"):
+        build_mask_generator({generator: {key: value}})
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(SECONDS_PARAMETERS), st.floats(min_value=0, max_value=v.MAX_SECONDS))
+def test_any_time_up_to_a_day_is_accepted(where, value):
+    generator, key = where
+    spec = {key: value}
+    if generator == "region":  # a non-empty span with both ends up to a day
+        assume(value > 0)
+        spec = {"start": value / 2, "end": value}
+    build_mask_generator({generator: spec})
+
+
+def test_continue_refuses_passes_that_add_more_than_a_day():
+    from vampkit.pipeline.techniques import Continue
+
+    with pytest.raises(ParameterError, match="times"):
+        build(Continue, {"seconds": 10, "times": 10_000})
+    assert build(Continue, {"seconds": 10, "times": 8640}).times == 8640

@@ -129,6 +129,28 @@ def positive(instance: object, attribute: attrs.Attribute, value: Any) -> None:
         fail(instance, attribute, f"must be > 0, got {short_repr(value)}")
 
 
+#: the longest span a recipe value may name, in seconds (a day): longer is surely a typo, and
+#: would overflow frame counts and allocations instead of failing at its line
+MAX_SECONDS = 86400.0
+
+
+def duration(instance: object, attribute: attrs.Attribute, value: Any) -> None:
+    """Seconds: ``0 <= value <= MAX_SECONDS``."""
+    non_negative(instance, attribute, value)
+    _within_a_day(instance, attribute, value)
+
+
+def positive_duration(instance: object, attribute: attrs.Attribute, value: Any) -> None:
+    """Seconds: ``0 < value <= MAX_SECONDS``."""
+    positive(instance, attribute, value)
+    _within_a_day(instance, attribute, value)
+
+
+def _within_a_day(instance: object, attribute: attrs.Attribute, value: Any) -> None:
+    if value is not None and value > MAX_SECONDS:
+        fail(instance, attribute, f"must be at most {MAX_SECONDS:g} seconds (a day), got {short_repr(value)}")
+
+
 def probability(instance: object, attribute: attrs.Attribute, value: Any) -> None:
     """``0 <= value <= 1``."""
     if value is None:

@@ -22,7 +22,7 @@ from ..context import MaskContext
 from ..errors import AnalysisError
 from ..mask import Mask
 from ..params import param
-from ..validators import non_negative, positive, probability
+from ..validators import duration, non_negative, positive, probability
 
 Edges = Literal["upstream", "clamp"]
 
@@ -63,9 +63,9 @@ class Beat:
     name = "beat"
 
     before: float = param(0.0375, doc="seconds kept before each beat (frames: ceil(s*sr/hop); paper: 0.0375)",
-                          validator=non_negative)
+                          validator=duration)
     after: float = param(0.0375, doc="seconds kept from each beat on (paper: 0.0375; upstream app: 0.05)",
-                         validator=non_negative)
+                         validator=duration)
     downbeats_only: bool = param(False, doc="keep around downbeats only (needs a tracker that finds them)")
     every: int = param(1, doc="keep every Nth of the selected beats, starting with the first", validator=positive)
     edges: Edges = param("upstream", doc="a window starting before frame 0: 'upstream' (Python slice, "

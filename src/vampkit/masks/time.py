@@ -9,7 +9,7 @@ from ..context import MaskContext
 from ..errors import ParameterError
 from ..mask import Mask
 from ..params import param
-from ..validators import check_within_grid, non_negative
+from ..validators import check_within_grid, duration
 
 
 def _span(n_frames: int, start: int, stop: int) -> torch.Tensor:
@@ -23,7 +23,7 @@ class Prefix:
 
     name = "prefix"
 
-    seconds: float = param(1.0, doc="seconds kept at the start", validator=non_negative)
+    seconds: float = param(1.0, doc="seconds kept at the start", validator=duration)
 
     def __call__(self, ctx: MaskContext) -> Mask:
         frames = ctx.seconds_to_frames(self.seconds)
@@ -37,7 +37,7 @@ class Suffix:
 
     name = "suffix"
 
-    seconds: float = param(1.0, doc="seconds kept at the end", validator=non_negative)
+    seconds: float = param(1.0, doc="seconds kept at the end", validator=duration)
 
     def __call__(self, ctx: MaskContext) -> Mask:
         frames = ctx.seconds_to_frames(self.seconds)
@@ -51,8 +51,8 @@ class Inpaint:
 
     name = "inpaint"
 
-    prefix: float = param(1.0, doc="seconds kept at the start", validator=non_negative)
-    suffix: float = param(1.0, doc="seconds kept at the end", validator=non_negative)
+    prefix: float = param(1.0, doc="seconds kept at the start", validator=duration)
+    suffix: float = param(1.0, doc="seconds kept at the end", validator=duration)
 
     def __call__(self, ctx: MaskContext) -> Mask:
         head = ctx.seconds_to_frames(self.prefix)
@@ -72,8 +72,8 @@ class Region:
 
     name = "region"
 
-    start: float = param(0.0, doc="start of the regenerated span (s)", validator=non_negative)
-    end: float = param(1.0, doc="end of the regenerated span (s)", validator=non_negative)
+    start: float = param(0.0, doc="start of the regenerated span (s)", validator=duration)
+    end: float = param(1.0, doc="end of the regenerated span (s)", validator=duration)
 
     def __attrs_post_init__(self) -> None:
         if self.end <= self.start:

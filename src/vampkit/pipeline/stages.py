@@ -22,7 +22,7 @@ from ..mask import Mask
 from ..params import param
 from ..paths import make_folder, name_problem, output_path
 from ..prompt import Prompt
-from ..validators import non_negative, positive
+from ..validators import duration, positive_duration
 from .state import Env, State
 
 DRY_RUN_SKIPS = "skipped in a dry run"
@@ -115,8 +115,8 @@ class Load:
     name = "load"
     io = True  # touches files, never the model: on Ray it runs as a CPU task before the model's worker
 
-    start: float = param(0.0, doc="seconds skipped at the start", validator=non_negative)
-    duration: float | None = param(None, doc="seconds kept (null: to the end)", validator=positive)
+    start: float = param(0.0, doc="seconds skipped at the start", validator=duration)
+    duration: float | None = param(None, doc="seconds kept (null: to the end)", validator=positive_duration)
 
     def __call__(self, states: list[State], env: Env) -> list[State]:
         loaded = load_audio(states[0].input)

@@ -13,7 +13,7 @@ import torch
 from ..errors import ParameterError, RecipeError
 from ..mask import Mask
 from ..params import param
-from ..validators import positive
+from ..validators import MAX_SECONDS, fail, positive, positive_duration
 from .stages import prompt_measures, require_frames, run_model
 from .state import Env, State
 
@@ -58,6 +58,12 @@ class Loop:
         return out
 
 
+def _passes_within_a_day(instance: object, attribute: attrs.Attribute, value: int) -> None:
+    """``seconds x times`` (the length added) at most ``MAX_SECONDS``."""
+    if isinstance(value, int) and value * instance.seconds > MAX_SECONDS:
+        fail(instance, attribute, f"{value} passes of {instance.seconds:g} s add more than {MAX_SECONDS:g} s")
+
+
 @attrs.frozen
 class Continue:
     """Extend the input by `seconds`, `times` times: each pass appends masked frames and keeps
@@ -65,9 +71,11 @@ class Continue:
 
     name = "continue"
 
-    seconds: float = param(5.0, doc="seconds added per pass", validator=positive)
-    times: int = param(1, doc="number of passes", validator=positive)
-    context: float = param(5.0, doc="seconds of the end kept as the prompt of each pass", validator=positive)
+    seconds: float = param(5.0, doc="seconds added per pass", validator=positive_duration)
+    times: int = param(1, doc="number of passes (seconds x times at most a day)",
+                       validator=[positive, _passes_within_a_day])
+    context: float = param(5.0, doc="seconds of the end kept as the prompt of each pass",
+                           validator=positive_duration)
 
     def __call__(self, states: list[State], env: Env) -> list[State]:
         out = []
@@ -104,8 +112,9 @@ class WindowedVamp:
 
     name = "windowed-vamp"
 
-    window: float = param(10.0, doc="window length in seconds (the model's context)", validator=positive)
-    overlap: float = param(2.0, doc="seconds each window shares with the previous one", validator=positive)
+    window: float = param(10.0, doc="window length in seconds (the model's context)", validator=positive_duration)
+    overlap: float = param(2.0, doc="seconds each window shares with the previous one",
+                           validator=positive_duration)
 
     def __attrs_post_init__(self) -> None:
         if self.overlap >= self.window:
