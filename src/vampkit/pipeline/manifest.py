@@ -63,7 +63,7 @@ def checkpoint_hashes(checkpoints: Mapping[str, str]) -> dict[str, dict[str, str
     out: dict[str, dict[str, str | None]] = {}
     for role, path in checkpoints.items():
         try:
-            digest = sha256_file(path)
+            digest = sha256_file(path, persist=True)
         except OSError:
             digest = None
         out[role] = {"path": str(path), "sha256": digest}
