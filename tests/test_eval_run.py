@@ -306,3 +306,22 @@ def test_a_sanitised_label_is_always_one_safe_file_name(label):
     name = safe_name(label)
     assert name_problem(name) is None and "/" not in name and "\\" not in name and name not in (".", "..")
     assert len(name) <= 80
+
+
+def test_the_progress_bar_reaches_its_total_when_a_clip_fails_to_load(engine, data, tmp_path, capsys, monkeypatch):
+    import vampkit.eval.runner as runner
+    from vampkit.errors import AudioError
+
+    load = runner.load_reference
+
+    def vanishing(excerpt, sample_rate):  # a clip whose header read fine, gone by the time it is read
+        if excerpt.path.name == "groove1.wav":
+            raise AudioError(f"{excerpt.path}: cannot read")
+        return load(excerpt, sample_rate)
+
+    monkeypatch.setattr(runner, "load_reference", vanishing)
+    result = evaluate(experiment("  - baseline: reconstructed\n  - baseline: original\n"), data, engine=engine,
+                      out=tmp_path / "out", progress=True)
+    assert [Path(f.input).name for f in result.skipped] == ["groove1.wav"] and len(result.rows) == 4
+    bar = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    assert "6/6" in bar, bar

@@ -202,6 +202,9 @@ class _Run(_Results):
                     references[excerpt.key] = load_reference(excerpt, self.sample_rate)
                 except VampkitError as exc:
                     skipped.append(Failure(str(excerpt.path), str(exc)))
+                    if self.progress is not None:  # its outputs will not come: count them done
+                        self.progress(len([c for c in self.experiment.conditions
+                                           if excerpt in pending[c.label]]))
         for excerpt in need_refs:
             if excerpt.key in references:
                 self.reference_features(excerpt, references[excerpt.key], trims)
@@ -406,7 +409,7 @@ def _run_remote(runner: Any, args: tuple, batches: list[list[Excerpt]], skipped:
             clock["model"] += done.model
             clock["metrics"] += done.metrics
             if bar is not None:
-                bar.update((len(batch) - len(done.skipped)) * len(experiment.conditions))
+                bar.update(len(batch) * len(experiment.conditions))
     return clock
 
 
