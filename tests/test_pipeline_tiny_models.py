@@ -32,6 +32,7 @@ def test_shipped_recipe_runs_end_to_end(name, tiny_weights, groove, tmp_path, mo
     manifest = json.loads(result.manifest_path.read_text())
     assert set(manifest["checkpoints"]) == {"coarse", "c2f", "codec"}
     assert all(len(c["sha256"]) == 64 for c in manifest["checkpoints"].values())
+    assert manifest["bundle"]["name"] == "vampnet" and manifest["bundle"]["license"]  # local files run as vampnet
     assert manifest["inputs"][0]["kept_fraction"] is not None
 
 

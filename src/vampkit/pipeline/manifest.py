@@ -75,8 +75,16 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(4)
 
 
+def bundle_facts(bundle: Any) -> dict[str, str] | None:
+    """What a manifest says of the model bundle the checkpoints came from (its terms of use)."""
+    if bundle is None:
+        return None
+    return {"name": bundle.name, "license": bundle.license, "repo_id": bundle.repo_id, "revision": bundle.revision}
+
+
 def build_manifest(recipe: Recipe, *, device: str, dry_run: bool, checkpoints: Mapping[str, str],
-                   inputs: list[dict[str, Any]], timings: Mapping[str, float], run_id: str = "") -> dict[str, Any]:
+                   inputs: list[dict[str, Any]], timings: Mapping[str, float], run_id: str = "",
+                   bundle: Any = None) -> dict[str, Any]:
     return {
         "manifest_version": MANIFEST_VERSION,
         "run_id": run_id,
@@ -88,6 +96,7 @@ def build_manifest(recipe: Recipe, *, device: str, dry_run: bool, checkpoints: M
         "dry_run": dry_run,
         "versions": package_versions(),
         "checkpoints": checkpoint_hashes(checkpoints),
+        "bundle": bundle_facts(bundle),
         "inputs": jsonable(inputs),
         "timings": {k: round(v, 4) for k, v in timings.items()},
     }

@@ -181,11 +181,13 @@ def run_recipe(
         output_file(State(input=path, recipe=recipe, seed=recipe.seed, variation=0), env)
 
     checkpoints: dict[str, str] = {}
+    bundle = getattr(engine, "bundle", None)
     if engine is not None:
         checkpoints = dict(getattr(engine, "checkpoints", {}) or {})
     elif not dry_run:
         with env.timed("resolve weights"):
             paths = resolve_weights(recipe.weights)  # offline and uncached: stops here, before audio
+        bundle = paths.bundle
         env.engine_factory = functools.partial(VampNetEngine, paths, recipe.device, recipe.weights.lora,
                                                precision=recipe.precision, compile=recipe.compile)
         if executor_name(executor) == "local":
@@ -218,7 +220,7 @@ def run_recipe(
     stop_recording(recording_token)
     manifest = build_manifest(recipe, device=str(getattr(env.loaded_engine, "device", recipe.device)),
                               dry_run=dry_run, checkpoints=checkpoints, inputs=records, timings=env.timings,
-                              run_id=run_id)
+                              run_id=run_id, bundle=bundle)
     manifest["stages"] = {k: round(v, 4) for k, v in stage_table(env.timings).items()}
     written = manifest_error = None
     if not dry_run:
