@@ -129,6 +129,11 @@ def test_recipe_weights_entry_vamps_with_a_lora_file(tmp_path, monkeypatch):
     run = run_recipe(recipe, [str(groove)], tmp_path / "out", device="cpu")
     assert run.ok, run.failures
     assert "coarse_lora" in json.loads(run.manifest_path.read_text())["checkpoints"]
+    # the same LoRA given as an option (vampkit run --lora coarse=PATH) makes the same file
+    plain = loads_recipe("mask: {periodic: {period: 3}}\nsampling: {steps: 2}\nc2f: {steps: 1}\n")
+    again = run_recipe(plain, [str(groove)], tmp_path / "again", device="cpu", lora={"coarse": str(result.lora)},
+                       weights={k: paths[k] for k in ("coarse", "c2f", "codec")})
+    assert again.ok and again.outputs[0].read_bytes() == run.outputs[0].read_bytes()
 
 
 def test_weights_entry_takes_a_preset_with_lora_files():
@@ -136,6 +141,18 @@ def test_weights_entry_takes_a_preset_with_lora_files():
 
     recipe = loads_recipe("weights: {preset: vampnet, c2f_lora: /x/lora.pth}\nmask: {periodic: {period: 3}}\n")
     assert recipe.weights.preset == "vampnet" and recipe.weights.lora == {"c2f": "/x/lora.pth"}
+    # --set on a preset given by name adds the LoRA to that preset
+    recipe = loads_recipe("weights: vampnet\nmask: {periodic: {period: 3}}\n", overrides=["weights.coarse_lora=/x/lora.pth"])
+    assert recipe.weights.preset == "vampnet" and recipe.weights.lora == {"coarse": "/x/lora.pth"}
+
+
+def test_the_lora_option_takes_a_model_and_a_path():
+    from vampkit import cli
+
+    for bad in ("fine=/x.pth", "coarse", "coarse="):
+        with pytest.raises(SystemExit) as info:
+            cli.main(["run", "compress", "-i", "x.wav", "--dry-run", "--lora", bad])
+        assert info.value.code == 2, bad
 
 
 def test_c2f_lora_from_a_weights_folder(tmp_path):

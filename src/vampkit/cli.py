@@ -154,6 +154,8 @@ def _executor(executor: str, address: str | None, workers: int, gpus_per_worker:
 @click.option("--variations", "-n", type=click.IntRange(min=1), help="Outputs per input.")
 @click.option("--device", help="auto, cpu, cuda, cuda:1, mps.")
 @click.option("--weights", help="A weights preset (vampnet) or COARSE,C2F,CODEC checkpoint paths.")
+@click.option("--lora", "loras", multiple=True, metavar="MODEL=PATH",
+              help="A LoRA file (vampkit train's lora.pth) on top of the weights: coarse=PATH or c2f=PATH.")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16", "auto"]),
               help="Model compute precision (default: the recipe's, else fp32; auto: bf16 where faster).")
 @click.option("--compile/--no-compile", "compile_", default=None,
@@ -167,7 +169,7 @@ def _executor(executor: str, address: str | None, workers: int, gpus_per_worker:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (outputs, failures, manifest); no bars.")
 def run_command(recipe: str, inputs: tuple[str, ...], out_dir: str | None, overrides: tuple[str, ...],
                 seed: int | None, variations: int | None, device: str | None, weights: str | None,
-                precision: str | None, compile_: bool | None, dry_run: bool, overwrite: bool, skip_existing: bool,
+                loras: tuple[str, ...], precision: str | None, compile_: bool | None, dry_run: bool, overwrite: bool, skip_existing: bool,
                 executor: str, address: str | None, workers: int, gpus_per_worker: float, quiet: bool,
                 verbose: bool, as_json: bool) -> None:
     """Run RECIPE (a YAML file or a shipped recipe's name) over audio inputs.
@@ -185,6 +187,7 @@ def run_command(recipe: str, inputs: tuple[str, ...], out_dir: str | None, overr
       vampkit run compress -i 'songs/*.wav' -o out --skip-existing
       vampkit run compress -i 'bucket/**/*.wav' -o /shared/out --executor ray --address auto --workers 8 --gpus-per-worker 1
       vampkit run compress -i song.wav --json
+      vampkit run loop-variation -i groove.wav --lora coarse=runs/coarse-lora/latest/vampnet/lora.pth
     """
     from .pipeline import expand_inputs, run_recipe
     from .recipes import load_recipe
@@ -197,7 +200,8 @@ def run_command(recipe: str, inputs: tuple[str, ...], out_dir: str | None, overr
     bars = _ProgressBars(quiet or as_json, n_inputs=len(expand_inputs(patterns)[0]))
     try:
         result = run_recipe(loaded, patterns or None, out_dir, seed=seed, variations=variations,
-                            device=device, weights=_weights_option(weights), precision=precision, compile=compile_,
+                            device=device, weights=_weights_option(weights), lora=_lora_option(loras),
+                            precision=precision, compile=compile_,
                             dry_run=dry_run, overwrite=overwrite,
                             skip_existing=skip_existing, executor=runner, progress=bars.steps,
                             on_input=bars.file_done)
@@ -315,6 +319,17 @@ def _weights_option(value: str | None) -> object:
 
         raise RecipeError(f"--weights {value}: give a preset name or three paths COARSE,C2F,CODEC")
     return dict(zip(("coarse", "c2f", "codec"), parts, strict=True))
+
+
+def _lora_option(values: tuple[str, ...]) -> dict[str, str] | None:
+    """``--lora coarse=PATH`` (repeatable) as ``{"coarse": PATH}``."""
+    lora: dict[str, str] = {}
+    for value in values:
+        role, sep, path = value.partition("=")
+        if not sep or role.strip() not in ("coarse", "c2f") or not path.strip():
+            raise click.UsageError(f"--lora {value}: give coarse=PATH or c2f=PATH")
+        lora[role.strip()] = path.strip()
+    return lora or None
 
 
 @cli.command("validate")

@@ -85,7 +85,8 @@ def expand_inputs(patterns: Iterable[str | os.PathLike]) -> tuple[list[Path], li
 
 
 def _settings(recipe: Recipe, seed: int | None, variations: int | None, device: str | None,
-              weights: Any, precision: str | None = None, compile: bool | None = None) -> Recipe:
+              weights: Any, precision: str | None = None, compile: bool | None = None,
+              lora: Mapping[str, str] | None = None) -> Recipe:
     changes: list[tuple[tuple, Any]] = []
     if precision is not None:
         changes.append((("precision",), str(precision)))
@@ -103,6 +104,10 @@ def _settings(recipe: Recipe, seed: int | None, variations: int | None, device: 
         if isinstance(weights, Mapping):
             weights = {k: str(v) for k, v in weights.items()}
         changes.append((("weights",), weights))
+    for role, path in (lora or {}).items():  # on top of the weights (the recipe's or the ones above)
+        if role not in ("coarse", "c2f"):
+            raise RecipeError(f"lora: unknown model '{role}' (give coarse or c2f)")
+        changes.append((("weights", f"{role}_lora"), str(path)))
     return override(recipe, changes) if changes else recipe
 
 
@@ -134,6 +139,7 @@ def run_recipe(
     variations: int | None = None,
     device: str | None = None,
     weights: Any = None,
+    lora: Mapping[str, str] | None = None,
     precision: str | None = None,
     compile: bool | None = None,
     overrides: Iterable[str] = (),
@@ -149,7 +155,8 @@ def run_recipe(
 
     Outputs land inside ``out_dir`` (names that would leave it are refused before any work)
     and never replace a file the run did not create unless ``overwrite``; ``skip_existing``
-    skips inputs whose outputs all exist (resuming a batch). ``engine`` replaces the VampNet
+    skips inputs whose outputs all exist (resuming a batch). ``lora`` maps ``coarse``/``c2f``
+    to LoRA files (``vampkit train``'s ``lora.pth``) applied on top of the weights. ``engine`` replaces the VampNet
     models (anything with encode/vamp/decode); ``progress`` makes a per-step callback for a
     label and a total; ``on_input`` is told of each input when it is done (error message or
     None). ``executor`` runs the inputs: ``"local"`` (in this process, the default), ``"ray"``
@@ -162,7 +169,7 @@ def run_recipe(
         recipe = load_recipe(recipe, overrides)
     elif overrides:
         recipe = override(recipe, list(overrides))
-    recipe = _settings(recipe, seed, variations, device, weights, precision, compile)
+    recipe = _settings(recipe, seed, variations, device, weights, precision, compile, lora)
     patterns = list(inputs) if inputs is not None else list(recipe.inputs)
     if not patterns:
         raise RecipeError(f"{recipe.path}: no inputs: give --input (files, globs or folders) or `input:` in the recipe")

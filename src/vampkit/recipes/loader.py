@@ -393,6 +393,8 @@ def apply_overrides(data: dict, src: SourceMap, overrides: Iterable[str | tuple[
         else:
             path, value = tuple(item[0]), item[1]
             label = f"{dotted(path)}={short_repr(value)}"
+        if len(path) > 1 and path[0] == "weights" and isinstance(data.get("weights"), str):
+            data["weights"] = {"preset": data["weights"]}  # a preset name is short for {preset: NAME}
         set_path(data, path, value, label)
         src.overrides[path] = label
         # forget positions below an overridden key: they describe the old value
