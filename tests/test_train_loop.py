@@ -209,3 +209,26 @@ def test_c2f_model_trains_and_saves_in_upstreams_layout(tmp_path):
     payload = torch.load(result.checkpoint / "vampnet" / "weights.pth", weights_only=True)
     assert payload["metadata"]["kwargs"]["n_conditioning_codebooks"] == 2
     assert payload["state_dict"]["classifier.layers.0.bias"].shape == (4 * 32,)
+
+
+def test_training_dropout_reaches_the_attention_probabilities_in_train_mode_only():
+    from vampkit.models.layers import RelativeSelfAttention
+    from vampkit.training.model import add_dropout
+
+    torch.manual_seed(0)
+    model = VampNet(n_codebooks=2, n_conditioning_codebooks=0, latent_dim=4, embedding_dim=16, n_layers=2, n_heads=2,
+                    vocab_size=8)
+    handles = add_dropout(model, 0.5)
+    attention = [m for m in model.modules() if isinstance(m, RelativeSelfAttention)]
+    assert len(attention) == 2 and all(m.attention_dropout == 0.5 for m in attention)
+    for handle in handles:
+        handle.remove()
+    assert all(m.attention_dropout == 0.0 for m in attention)
+
+    layer = RelativeSelfAttention(16, 2, has_bias_table=True)  # no hooks: only the probabilities can drop
+    x, bias = torch.randn(1, 10, 16), layer.position_bias(10)
+    plain = layer(x, bias)
+    layer.attention_dropout = 0.5
+    assert not torch.allclose(layer(x, bias), plain)
+    layer.eval()
+    assert torch.equal(layer(x, bias), plain)

@@ -209,6 +209,8 @@ class RelativeSelfAttention(nn.Module):
     def __init__(self, dim: int, n_heads: int, has_bias_table: bool) -> None:
         super().__init__()
         self.n_heads = n_heads
+        #: dropout on the attention probabilities in train mode (training sets upstream's 0.1)
+        self.attention_dropout = 0.0
         self.w_qs = LoraLinear(dim, dim)
         self.w_ks = PlainLinear(dim, dim)
         self.w_vs = LoraLinear(dim, dim)
@@ -230,7 +232,8 @@ class RelativeSelfAttention(nn.Module):
             return y.view(b, t, h, d // h).transpose(1, 2)
 
         q, k, v = heads(self.w_qs(x)), heads(self.w_ks(x)), heads(self.w_vs(x))
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype))
+        dropout = self.attention_dropout if self.training else 0.0
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), dropout_p=dropout)
         return self.fc(out.transpose(1, 2).reshape(b, t, d))
 
 

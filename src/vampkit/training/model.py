@@ -82,13 +82,22 @@ def set_trainable(model: torch.nn.Module, lora: bool) -> list[torch.nn.Parameter
     return params
 
 
+@attrs.frozen
+class _AttentionDropout:
+    """A handle like a hook's: ``remove()`` turns a layer's attention dropout off again."""
+
+    attention: Any
+
+    def remove(self) -> None:
+        self.attention.attention_dropout = 0.0
+
+
 def add_dropout(model: VampNet, p: float) -> list[Any]:
-    """Residual dropout as upstream places it (after attention; inside and after the feed-forward),
-    active in train mode only. (Attention-probability dropout is not applied: our attention is
-    one fused call.) Returns the hook handles."""
+    """Dropout as upstream places it, active in train mode only: on the attention probabilities,
+    after attention, inside and after the feed-forward. Returns handles (``remove()`` undoes)."""
     if p <= 0:
         return []
-    handles = []
+    handles: list[Any] = []
 
     def after(module: torch.nn.Module, _inputs: Any, output: torch.Tensor) -> torch.Tensor:
         return F.dropout(output, p, module.training)
@@ -97,6 +106,8 @@ def add_dropout(model: VampNet, p: float) -> list[Any]:
         return (F.dropout(inputs[0], p, module.training),)
 
     for layer in model.transformer.layers:
+        layer.self_attn.attention_dropout = p
+        handles.append(_AttentionDropout(layer.self_attn))
         handles.append(layer.self_attn.register_forward_hook(after))
         handles.append(layer.feed_forward.register_forward_hook(after))
         handles.append(layer.feed_forward.w_2.register_forward_pre_hook(before))
