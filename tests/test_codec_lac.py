@@ -312,3 +312,13 @@ def test_dict_without_state_dict_or_kwargs_is_refused(tmp_path):
     torch.save({"state_dict": {"x": torch.ones(1)}}, tmp_path / "b.pth")
     with pytest.raises(CheckpointError, match=r"metadata\['kwargs'\]"):
         load_codec(tmp_path / "b.pth")
+
+
+def test_latents_are_what_the_codes_quantize_to(lac, audio):
+    """``latents`` (what a codec-latent FAD embeds) is the sum of the chosen codewords."""
+    codes = lac.encode(audio, lac.sample_rate)
+    z = lac.latents(audio, lac.sample_rate)
+    assert lac.has_latents and z.shape[0] == audio.shape[0] and z.shape[-1] == codes.shape[-1]
+    with torch.inference_mode():
+        from_codes = lac.network.quantizer.from_codes(codes)[0]
+    assert torch.allclose(z, from_codes, atol=1e-4, rtol=1e-4)

@@ -99,6 +99,31 @@ class Codec(abc.ABC):
         """Codes ``long [B, n_codebooks, ceil(S' / hop)]`` of mono ``audio [B, 1, S]`` at
         ``sample_rate`` (resampled to the codec's rate first: S' samples). Chunked above
         ``AUTO_CHUNK_SECONDS`` unless ``chunk_seconds`` says otherwise (``math.inf``: never)."""
+        audio, n_frames = self._prepared(audio, sample_rate)
+        chunk = self._chunk_frames(n_frames, chunk_seconds)
+        with torch.inference_mode():
+            if chunk >= n_frames:
+                codes = self._encode_padded(audio.to(self.device))
+            else:
+                codes = chunked_encode(
+                    lambda x: self._encode_padded(x.to(self.device)),
+                    audio,
+                    self.hop_length,
+                    chunk,
+                    self.encode_margin,
+                )
+        return codes.to(device=audio.device, dtype=torch.long)
+
+    def latents(self, audio: torch.Tensor, sample_rate: int) -> torch.Tensor:
+        """The encoder's quantized latents ``float32 [B, dim, frames]`` of mono ``audio [B, 1, S]``
+        (what a codec-latent FAD embeds); ``CodecError`` for a codec that has none."""
+        audio, _ = self._prepared(audio, sample_rate)
+        with torch.inference_mode():
+            z = self._latents_padded(audio.to(self.device))
+        return z.float().to(audio.device)
+
+    def _prepared(self, audio: torch.Tensor, sample_rate: int) -> tuple[torch.Tensor, int]:
+        """Checked float32 audio at the codec's rate, padded to whole frames, and its frames."""
         from ..audio.resample import resample
 
         if not isinstance(audio, torch.Tensor) or audio.ndim != 3 or audio.shape[1] != 1:
@@ -114,20 +139,15 @@ class Codec(abc.ABC):
             audio = resample(audio, sample_rate, self.sample_rate)
         audio = audio.to(torch.float32)
         n_frames = math.ceil(audio.shape[-1] / self.hop_length)
-        audio = torch.nn.functional.pad(audio, (0, n_frames * self.hop_length - audio.shape[-1]))
-        chunk = self._chunk_frames(n_frames, chunk_seconds)
-        with torch.inference_mode():
-            if chunk >= n_frames:
-                codes = self._encode_padded(audio.to(self.device))
-            else:
-                codes = chunked_encode(
-                    lambda x: self._encode_padded(x.to(self.device)),
-                    audio,
-                    self.hop_length,
-                    chunk,
-                    self.encode_margin,
-                )
-        return codes.to(device=audio.device, dtype=torch.long)
+        return torch.nn.functional.pad(audio, (0, n_frames * self.hop_length - audio.shape[-1])), n_frames
+
+    #: whether ``latents`` works (codecs with an encoder/quantizer pair set it and override
+    #: ``_latents_padded``)
+    has_latents = False
+
+    def _latents_padded(self, audio: torch.Tensor) -> torch.Tensor:
+        """Quantized latents ``[B, dim, k]`` of ``audio [B, 1, k * hop]``."""
+        raise CodecError(f"codec '{self.name}' does not expose encoder latents")
 
     def decode(self, codes: torch.Tensor, *, chunk_seconds: float | None = None) -> torch.Tensor:
         """Audio ``float32 [B, 1, T * hop]`` at ``sample_rate`` from ``codes [B, c, T]``, where

@@ -15,6 +15,8 @@ from .base import Codec
 class ConvCodec(Codec):
     """A codec whose ``network`` has ``encoder``, ``quantizer`` (dac's RVQ) and ``decoder``."""
 
+    has_latents = True
+
     def __init__(
         self,
         network: torch.nn.Module,
@@ -56,6 +58,9 @@ class ConvCodec(Codec):
         # eval mode, n_quantizers=None: the residual chain runs through every codebook
         _, codes, *_ = self.network.quantizer(latent)
         return codes
+
+    def _latents_padded(self, audio: torch.Tensor) -> torch.Tensor:
+        return self.network.quantizer(self.network.encoder(audio))[0]
 
     def _decode_codes(self, codes: torch.Tensor) -> torch.Tensor:
         z = self.network.quantizer.from_codes(codes)[0]

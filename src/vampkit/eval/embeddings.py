@@ -28,19 +28,12 @@ class CodecLatents:
     name = "codec"
 
     def __call__(self, audio: torch.Tensor, sample_rate: int, context: Any) -> np.ndarray:
-        from ..audio.resample import resample
-
         codec = context.codec
-        network = getattr(codec, "network", None)
-        if network is None or not hasattr(network, "encoder") or not hasattr(network, "quantizer"):
+        if not getattr(codec, "has_latents", False):
             raise EmbeddingUnavailableError(f"codec '{codec.name}' does not expose encoder latents; "
-                                       "choose another FAD embedding")
-        x = resample(audio.reshape(1, -1).to(torch.float32), sample_rate, codec.sample_rate)
-        pad = (-x.shape[-1]) % codec.hop_length
-        x = torch.nn.functional.pad(x, (0, pad)).unsqueeze(0).to(codec.device)
-        with torch.inference_mode():
-            z = network.quantizer(network.encoder(x))[0]  # [1, dim, frames]
-        return z[0].T.float().cpu().numpy()
+                                            "choose another FAD embedding")
+        z = codec.latents(audio.reshape(1, 1, -1).to(torch.float32), sample_rate)  # [1, dim, frames]
+        return z[0].T.cpu().numpy()
 
 
 def _torch_hub_dir() -> Path:
