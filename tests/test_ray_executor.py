@@ -195,3 +195,29 @@ def test_an_evaluation_grid_on_ray_gives_the_local_numbers(local_ray, tmp_path):
     assert remote.conditions == local.conditions
     assert len(remote.rows) == 6 and remote.summary["checkpoints"] == local.summary["checkpoints"]
     assert [Path(f.input).name for f in remote.skipped] == ["broken.wav"]
+
+
+def test_more_workers_than_cpus_finish_the_batch_instead_of_waiting_for_ever(local_ray, tmp_path):
+    import faulthandler
+    import time
+
+    songs = [tone(tmp_path / "in" / f"s{i}.wav", 180.0 + 40 * i, 0.3, TINY.sample_rate) for i in range(5)]
+    faulthandler.dump_traceback_later(300, exit=True)  # a hang fails the run loudly, not CI's clock
+    try:
+        result = run_recipe("compress", [str(p) for p in songs], tmp_path / "out", engine=FillEngine(), seed=4,
+                            executor=RayExecutor(workers=4))  # two of them can never start on 2 CPUs
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+    assert result.ok and len(result.outputs) == 5
+    deadline = time.monotonic() + 30  # the waiting workers were given up: nothing holds a CPU
+    while ray.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert ray.available_resources().get("CPU", 0) == 2
+
+
+def test_a_worker_that_needs_more_than_this_machine_has_is_refused_at_once():
+    from vampkit.errors import VampkitError
+
+    with pytest.raises(VampkitError, match="--gpus-per-worker 1: this machine's Ray has 0 GPUs"):
+        RayExecutor(gpus_per_worker=1).check_fits({"CPU": 2.0})
+    RayExecutor(workers=8).check_fits({"CPU": 2.0})  # more workers than fit is fine: they wait their turn

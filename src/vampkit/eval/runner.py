@@ -24,7 +24,7 @@ import torch
 from ..atomic import write_text
 from ..errors import RecipeError, VampkitError
 from ..pipeline.engine import checkpoint_paths, resolve_weights
-from ..pipeline.executors import make_executor
+from ..pipeline.executors import ActorBody, make_executor
 from ..pipeline.runner import Failure
 from ..recipes.schema import WeightsSpec
 from . import engine as models
@@ -369,7 +369,7 @@ class _BatchDone:
     metrics: float
 
 
-class _EvalWorker:
+class _EvalWorker(ActorBody):
     """A Ray actor's body for ``vampkit eval``: loads the models once, then runs batches of
     excerpts exactly as the local loop does, into the shared results folder's cache."""
 

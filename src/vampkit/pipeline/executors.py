@@ -89,7 +89,14 @@ def import_ray() -> Any:
     return ray
 
 
-class _Worker:
+class ActorBody:
+    """Base of the classes ``RayExecutor.map`` runs as actors: ``ready`` answers once started."""
+
+    def ready(self) -> bool:
+        return True
+
+
+class _Worker(ActorBody):
     """A Ray actor's body for ``vampkit run``: one Env (one loaded engine) for all its inputs."""
 
     def __init__(self, env: Env) -> None:
@@ -165,10 +172,22 @@ class RayExecutor:
             ray.init(address=self.address, **options)
             started = True
         try:
+            if started and self.address is None:
+                self.check_fits(ray.cluster_resources())
             yield ray
         finally:
             if started:
                 ray.shutdown()
+
+    def check_fits(self, resources: dict[str, float]) -> None:
+        """On a Ray of this machine alone (no autoscaler), a worker that can never start is an
+        error now rather than a wait for ever."""
+        for what, need, option in (("GPU", self.gpus_per_worker, "--gpus-per-worker"),
+                                   ("CPU", self.cpus_per_worker, "cpus_per_worker")):
+            have = resources.get(what, 0.0)
+            if need > have:
+                raise VampkitError(f"{option} {need:g}: this machine's Ray has {have:g} {what}s; "
+                                   "no worker could start")
 
     def run(self, files: Sequence[Path], recipe: Recipe, env: Env, *, skip_existing: bool) -> Iterator[InputOutcome]:
         if not files:
@@ -212,8 +231,13 @@ class RayExecutor:
 
         remote = ray.remote(num_cpus=self.cpus_per_worker, num_gpus=self.gpus_per_worker)(body)
         pool = _Pool(items)
+
+        def start() -> None:  # work goes to an actor once it has started (workers beyond the
+            actor = remote.remote(*init_args)  # cluster's resources wait without holding any)
+            pool.starting[actor.ready.remote()] = actor
+
         for _ in range(min(self.workers, len(items))):
-            pool.calls[remote.remote(*init_args)] = []
+            start()
         try:
             while pool.queue or pool.outstanding():
                 for actor in pool.actors():
@@ -223,13 +247,17 @@ class RayExecutor:
                         middle = getattr(actor, method).remote(source, *args)
                         pool.calls[actor].append(_Call(item, actor, middle, after(middle) if after else middle))
                 call = pool.next_done(ray)
+                if call is None:  # an actor has started, or died starting
+                    if not pool.starting and not pool.actors():
+                        start()
+                    continue
                 try:
                     value = ray.get(call.final)
                 except ray.exceptions.RayActorError as exc:
                     if getattr(exc, "actor_init_failed", False):
                         raise VampkitError(f"a Ray worker could not start: {_first_line(exc)}") from None
                     ray.kill(call.actor)
-                    pool.calls[remote.remote(*init_args)] = []
+                    start()
                     for item in pool.retire(ray, call, self.max_retries):
                         yield Returned(item, lost=f"its worker died {pool.tries(item)} times while running it; "
                                                   f"last: {_first_line(exc)}", attempts=pool.tries(item))
@@ -245,22 +273,24 @@ class RayExecutor:
             for calls in pool.calls.values():
                 for call in calls:
                     ray.cancel(call.final, force=False)
-            for actor in pool.actors():
+            for actor in [*pool.actors(), *pool.starting.values()]:
                 ray.kill(actor)
             if on_interrupt is not None:
                 on_interrupt(in_flight)
             raise
-        for actor in pool.actors():
+        for actor in [*pool.actors(), *pool.starting.values()]:
             ray.kill(actor)
 
 
 class _Pool:
-    """The driver's ledger of ``RayExecutor.map``: items waiting, calls out per actor (key
-    None: calls whose actor died after their actor part was done), tries charged per item."""
+    """The driver's ledger of ``RayExecutor.map``: items waiting, actors starting, calls out per
+    started actor (key None: calls whose actor died after their actor part was done), tries
+    charged per item."""
 
     def __init__(self, items: Sequence[Any]) -> None:
         self.order = {id(item): i for i, item in enumerate(items)}
         self.queue: deque = deque(items)
+        self.starting: dict[Any, Any] = {}  # ready reference -> actor
         self.calls: dict[Any, list[_Call]] = {None: []}
         self.charged: dict[int, int] = {}
 
@@ -273,10 +303,22 @@ class _Pool:
     def tries(self, item: Any) -> int:
         return self.charged.get(self.order[id(item)], 0) + 1
 
-    def next_done(self, ray: Any) -> _Call:
-        """The next call whose final reference is ready, taken off its actor's list."""
+    def next_done(self, ray: Any) -> _Call | None:
+        """The next call whose final reference is ready, taken off its actor's list; None when
+        what came first was an actor that started (it joins the pool)."""
         finals = {call.final: call for calls in self.calls.values() for call in calls}
-        done, _ = ray.wait(list(finals), num_returns=1)
+        waiting = list(finals) + (list(self.starting) if self.queue else [])
+        done, _ = ray.wait(waiting, num_returns=1)
+        if done[0] in self.starting:
+            actor = self.starting.pop(done[0])
+            try:
+                ray.get(done[0])
+            except ray.exceptions.RayActorError as exc:
+                if getattr(exc, "actor_init_failed", False):
+                    raise VampkitError(f"a Ray worker could not start: {_first_line(exc)}") from None
+                return None  # died while starting: its replacement is not started here
+            self.calls[actor] = []
+            return None
         call = finals[done[0]]
         owner = call.actor if call in self.calls.get(call.actor, []) else None
         self.calls[owner].remove(call)
