@@ -221,3 +221,50 @@ def test_a_worker_that_needs_more_than_this_machine_has_is_refused_at_once():
     with pytest.raises(VampkitError, match="--gpus-per-worker 1: this machine's Ray has 0 GPUs"):
         RayExecutor(gpus_per_worker=1).check_fits({"CPU": 2.0})
     RayExecutor(workers=8).check_fits({"CPU": 2.0})  # more workers than fit is fine: they wait their turn
+
+
+def test_an_evaluation_interrupted_on_ray_leaves_no_partial_files_and_resumes(local_ray, tmp_path, monkeypatch):
+    import time
+
+    import tqdm
+
+    from vampkit.eval import evaluate, loads_experiment
+    from vampkit.examples import write_groove
+
+    (tmp_path / "weights").mkdir()
+    weights = write_tiny_set(tmp_path / "weights")
+    (tmp_path / "data").mkdir()
+    for i, bpm in enumerate((100, 125, 150, 175)):
+        write_groove(tmp_path / "data" / f"groove{i}.wav", seconds=1.5, bpm=bpm)
+    grid = ("name: t\ndata: {excerpt: 1.0}\nmetrics: [mel]\nconditions:\n  - baseline: reconstructed\n"
+            "  - label: periodic\n    mask: {periodic: {period: 4}}\n    sampling: {steps: 2}\n    c2f: {steps: 1}\n")
+
+    class Interrupting(tqdm.tqdm):
+        def update(self, n=1):  # Ctrl-C as the first batch comes back
+            raise KeyboardInterrupt
+
+    import vampkit.eval.runner as runner
+
+    monkeypatch.setattr(runner, "BATCH", 1)
+    monkeypatch.setattr(tqdm, "tqdm", Interrupting)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(loads_experiment(grid), tmp_path / "data", weights=weights, device="cpu", out=tmp_path / "out",
+                 progress=True, executor=RayExecutor(workers=2))
+    monkeypatch.undo()
+    out = tmp_path / "out"
+    assert not [p for p in out.rglob("*") if ".part" in p.name]
+    assert list((out / "cache").rglob("*.json")) and not (out / "results.csv").exists()  # some work was kept
+    deadline = time.monotonic() + 30  # the workers were stopped
+    while ray.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert ray.available_resources().get("CPU", 0) == 2
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the Ray workers, so the cached and the new numbers agree
+    try:
+        resumed = evaluate(loads_experiment(grid), tmp_path / "data", weights=weights, device="cpu", out=out)
+        fresh = evaluate(loads_experiment(grid), tmp_path / "data", weights=weights, device="cpu",
+                         out=tmp_path / "fresh")
+    finally:
+        torch.set_num_threads(threads)
+    assert (out / "results.csv").read_text() == (tmp_path / "fresh" / "results.csv").read_text()
+    assert len(resumed.rows) == len(fresh.rows) == 8
