@@ -144,3 +144,14 @@ def test_continue_keeps_the_input_tokens_as_they_were(n_frames, seconds, times, 
     assert out.out_codes.shape[-1] == n_frames + added
     assert torch.equal(out.out_codes[..., :n_frames], codes)
     assert out.mask.n_frames == n_frames + added and not out.mask.tensor[:, :n_frames].any()
+
+
+def test_a_dry_run_runs_here_whatever_the_executor(wav, tmp_path):
+    class Remote:  # an executor that must not be asked: a dry run needs no workers
+        name = "ray"
+
+        def run(self, *args, **kwargs):
+            raise AssertionError("a dry run started the executor")
+
+    result = run("compress", [wav], tmp_path / "out", dry_run=True, executor=Remote())
+    assert result.ok and result.manifest["inputs"][0]["status"] == "ok"

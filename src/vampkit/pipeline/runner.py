@@ -208,7 +208,8 @@ def run_recipe(
     records: list[dict[str, Any]] = [
         {"input": f.input, "status": "failed", "error": f.error, "outputs": []} for f in failures]
     outcomes: dict[Path, InputOutcome] = {}
-    for outcome in run_inputs(executor, files, recipe, env, skip_existing=skip_existing):
+    # a dry run loads no model: it runs here, whatever the executor (no workers to start)
+    for outcome in run_inputs("local" if dry_run else executor, files, recipe, env, skip_existing=skip_existing):
         outcomes[outcome.path] = outcome
         if on_input is not None:
             on_input(outcome.path, outcome.error)
