@@ -100,6 +100,8 @@ def test_ray_gives_the_local_bytes_and_a_bad_file_fails_alone(local_ray, tmp_pat
     assert [r["input"] for r in remote.manifest["inputs"]] == [r["input"] for r in local.manifest["inputs"]]
     assert remote.manifest_path.exists() and {r["status"] for r in remote.manifest["inputs"]} == {"ok", "failed"}
     assert {Path(r["input"]).name for r in remote.manifest["inputs"]} == {p.name for p in songs} | {"corrupt.wav"}
+    stages = remote.manifest["stages"]  # the workers' stage times come back to the manifest
+    assert all(stages[stage] > 0 for stage in ("load", "read", "encode", "coarse", "decode", "write")), stages
 
 
 def test_a_dead_workers_input_is_retried_and_a_rerun_skips_everything(local_ray, tmp_path):

@@ -30,7 +30,16 @@ import attrs
 
 from ..errors import RecipeError, VampkitError
 from ..recipes.schema import Recipe
-from .process import InputOutcome, failed_outcome, finish_input, generate_input, prepare_input, process_input
+from ..timing import recording
+from .process import (
+    InputOutcome,
+    InputWork,
+    failed_outcome,
+    finish_input,
+    generate_input,
+    prepare_input,
+    process_input,
+)
 from .stages import output_file
 from .state import Env, State
 
@@ -102,11 +111,38 @@ class _Worker(ActorBody):
     def __init__(self, env: Env) -> None:
         self.env = env
 
-    def generate(self, work: Any) -> Any:
-        return generate_input(work, self.env)
+    def generate(self, work: InputWork) -> InputWork:
+        done, spent = _recorded(self.env, generate_input, work, self.env)
+        return attrs.evolve(done, timings=_added(work.timings, spent))
 
     def process(self, path: Path, recipe: Recipe, skip_existing: bool) -> InputOutcome:
-        return process_input(path, recipe, self.env, skip_existing=skip_existing)
+        outcome, spent = _recorded(self.env, process_input, path, recipe, self.env, skip_existing=skip_existing)
+        return attrs.evolve(outcome, timings=spent)
+
+
+def _read(path: Path, recipe: Recipe, env: Env, skip_existing: bool) -> InputWork:
+    """The reading task of a split run (``prepare_input``, with its stage times)."""
+    work, spent = _recorded(env, prepare_input, path, recipe, env, skip_existing)
+    return attrs.evolve(work, timings=spent)
+
+
+def _write(work: InputWork, env: Env) -> InputOutcome:
+    """The writing task of a split run (``finish_input``), with every part's stage times."""
+    outcome, spent = _recorded(env, finish_input, work, env)
+    return attrs.evolve(outcome, timings=_added(work.timings, spent))
+
+
+def _recorded(env: Env, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, dict[str, float]]:
+    """``fn(*args)`` and the stage seconds it added (the Env's own and deep ``timed`` marks), for
+    a driver that cannot see a worker's ``env.timings``."""
+    before = dict(env.timings)
+    with recording(env.timings):
+        result = fn(*args, **kwargs)
+    return result, {k: v - before.get(k, 0.0) for k, v in env.timings.items() if v != before.get(k, 0.0)}
+
+
+def _added(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
+    return {k: a.get(k, 0.0) + b.get(k, 0.0) for k in {**a, **b}}
 
 
 @attrs.frozen
@@ -203,8 +239,8 @@ class RayExecutor:
             recipe_ref = ray.put(recipe)
             cleanup = functools.partial(_remove_temporaries, recipe=recipe, env=env)
             if self.split_io if self.split_io is not None else self.gpus_per_worker > 0:
-                read = ray.remote(num_cpus=self.cpus_per_io_task, max_retries=self.max_retries)(prepare_input)
-                write = ray.remote(num_cpus=self.cpus_per_io_task, max_retries=0)(finish_input)
+                read = ray.remote(num_cpus=self.cpus_per_io_task, max_retries=self.max_retries)(_read)
+                write = ray.remote(num_cpus=self.cpus_per_io_task, max_retries=0)(_write)
                 calls = self.map(_Worker, (worker_env,), files, "generate",
                                  before=lambda path: read.remote(path, recipe_ref, io_env, skip_existing),
                                  after=lambda ref: write.remote(ref, io_env), on_interrupt=cleanup)

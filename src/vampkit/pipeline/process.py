@@ -31,6 +31,8 @@ class InputOutcome:
     outputs: tuple[Path, ...] = ()
     error: str | None = None
     skipped: bool = False
+    #: stage seconds spent on it where they are not the run's own (a remote worker's)
+    timings: dict[str, float] = attrs.field(factory=dict)
 
 
 @attrs.define
@@ -186,6 +188,7 @@ class InputWork:
     log: _InputLog | None = None
     started: float = 0.0
     outcome: InputOutcome | None = None
+    timings: dict[str, float] = attrs.field(factory=dict)
 
     def step(self, specs: Sequence[Any], env: Env) -> InputWork:
         """Every chunk through ``specs``; a failure ends the input with its outcome."""

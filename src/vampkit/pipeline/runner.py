@@ -211,6 +211,8 @@ def run_recipe(
     # a dry run loads no model: it runs here, whatever the executor (no workers to start)
     for outcome in run_inputs("local" if dry_run else executor, files, recipe, env, skip_existing=skip_existing):
         outcomes[outcome.path] = outcome
+        for label, seconds in outcome.timings.items():  # a remote worker's stage times
+            env.timings[label] = env.timings.get(label, 0.0) + seconds
         if on_input is not None:
             on_input(outcome.path, outcome.error)
     outputs: list[Path] = []
