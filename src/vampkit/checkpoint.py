@@ -46,18 +46,7 @@ def read_checkpoint(path: str | os.PathLike, *, mmap: bool = True) -> RawCheckpo
     unsafe (pickled objects, a ``torch.package`` archive) or not in the format is ``CheckpointError``.
     """
     path = Path(path)
-    mmap = _check_container(path) and mmap
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
-    except pickle.UnpicklingError as exc:
-        raise CheckpointError(
-            f"{path}: refused to load: the file holds pickled objects that a weights-only load does not "
-            f"accept (they could run code).{_refused_object(exc)}"
-        ) from None
-    except Exception as exc:  # any other failure of the reader
-        raise CheckpointError(
-            f"{path}: not a readable torch checkpoint (truncated or corrupt?): {_first_line(exc)}"
-        ) from exc
+    data = load_weights_only(path, mmap=mmap)
     if not isinstance(data, Mapping):
         raise CheckpointError(f"{path}: expected a dict with 'state_dict' and 'metadata', got {type(data).__name__}")
     if "state_dict" not in data:
@@ -76,6 +65,28 @@ def read_checkpoint(path: str | os.PathLike, *, mmap: bool = True) -> RawCheckpo
     return RawCheckpoint(path, dict(state), dict(metadata["kwargs"]), dict(metadata))
 
 
+def load_weights_only(path: str | os.PathLike, *, mmap: bool = False, what: str = "checkpoint") -> Any:
+    """The object in a ``torch.save`` file, read with ``weights_only=True``: the one place vampkit
+    calls ``torch.load`` (checkpoints, LoRA files, training states).
+
+    A file that holds pickled objects is refused with the object it names and never with torch's
+    advice to load it unsafely. ``what`` names the kind of file in the errors.
+    """
+    path = Path(path)
+    mmap = _check_container(path, what) and mmap
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"{path}: refused to load: the file holds pickled objects that a weights-only load does not "
+            f"accept (they could run code).{_refused_object(exc)}"
+        ) from None
+    except Exception as exc:  # any other failure of the reader
+        raise CheckpointError(
+            f"{path}: not a readable {what} (truncated or corrupt?): {_first_line(exc)}"
+        ) from exc
+
+
 def write_checkpoint(path: str | os.PathLike, state: Mapping[str, torch.Tensor], kwargs: Mapping[str, Any]) -> None:
     """Write ``state`` and ``kwargs`` in audiotools' format (zip ``torch.save``)."""
     path = Path(path)
@@ -83,16 +94,16 @@ def write_checkpoint(path: str | os.PathLike, state: Mapping[str, torch.Tensor],
     torch.save({"state_dict": OrderedDict(state), "metadata": {"kwargs": dict(kwargs)}}, path)
 
 
-def _check_container(path: Path) -> bool:
+def _check_container(path: Path, what: str = "checkpoint") -> bool:
     """Cheap checks before unpickling: exists, not empty, a torch zip (not a torch.package).
     True for a zip checkpoint (memory-mappable), False for the legacy format."""
     if not path.exists():
-        raise WeightsUnavailableError(f"{path}: checkpoint file does not exist")
+        raise WeightsUnavailableError(f"{path}: {what} file does not exist")
     if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint is not a file")
+        raise CheckpointError(f"{path}: {what} is not a file")
     size = path.stat().st_size
     if size == 0:
-        raise CheckpointError(f"{path}: checkpoint file is empty (0 bytes)")
+        raise CheckpointError(f"{path}: {what} file is empty (0 bytes)")
     if not zipfile.is_zipfile(path):
         with path.open("rb") as handle:
             if handle.read(1) == b"\x80":  # legacy (pre-zip) torch.save: torch.load reads it safely

@@ -6,7 +6,6 @@ checkpoint before use (upstream: ``load_state_dict(strict=False)`` then ``eval()
 from __future__ import annotations
 
 import os
-import zipfile
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,7 +14,8 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..atomic import atomic_path
-from ..errors import CheckpointError, WeightsUnavailableError
+from ..checkpoint import load_weights_only
+from ..errors import CheckpointError
 
 if TYPE_CHECKING:
     from .vampnet import VampNet
@@ -44,14 +44,7 @@ def save_lora(model: torch.nn.Module, path: str | os.PathLike) -> Path:
 def read_lora(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """A LoRA file's tensors, read with ``weights_only=True``; anything else is refused."""
     path = Path(path)
-    if not path.is_file():
-        raise WeightsUnavailableError(f"{path}: LoRA file does not exist")
-    if not zipfile.is_zipfile(path):
-        raise CheckpointError(f"{path}: not a torch zip archive (truncated or not a LoRA file?)")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"{path}: not a readable LoRA file: {str(exc).strip().splitlines()[0]}") from exc
+    data = load_weights_only(path, what="LoRA file")
     full = isinstance(data, Mapping) and "state_dict" in data
     if full:  # a full checkpoint given as the LoRA file: take its factors
         data = data["state_dict"]

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from ..checkpoint import load_weights_only
 from ..errors import CheckpointError
 
 WEIGHTS = Path("vampnet") / "weights.pth"
@@ -60,10 +61,7 @@ def save_state(path: Path, state: Mapping[str, Any]) -> None:
 def load_state(folder: Path) -> dict[str, Any]:
     """The training state of a tag folder, read with ``weights_only=True``."""
     path = folder / STATE
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"{path}: unreadable training state: {str(exc).strip().splitlines()[0]}") from exc
+    data = load_weights_only(path, what="training state")
     if not isinstance(data, dict) or "step" not in data or "optimizer" not in data:
         raise CheckpointError(f"{path}: not a vampkit training state (no step / optimizer)")
     return data
