@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
+
+import attrs
 
 import pytest
 import torch
@@ -19,7 +22,7 @@ from vampkit.training import (
     loads_train_recipe,
     train,
 )
-from vampkit.training.tokens import write_tokens
+from vampkit.training.tokens import DatasetError, write_tokens
 
 
 @pytest.fixture(scope="module")
@@ -137,12 +140,34 @@ def test_a_finished_run_is_not_overwritten_without_resume(setup, tmp_path):
         run(setup, tmp_path / "run", steps=1)
 
 
-def test_tokens_of_another_codec_are_refused_naming_both_values(setup, tmp_path):
-    _, info = tiny_codec(tmp_path, vocab=64)
+@pytest.mark.parametrize(("change", "match"), [
+    ({"vocab": 64}, r"codebook_size 64, .* has 32"),
+    ({"n_codebooks": 2}, r"has 2 codebooks, .* needs 4"),
+    ({"hop_length": 512}, r"hop_length 512, .* has 768"),
+    ({"seed": 1}, r"encoded by a codec with tables"),
+])
+def test_tokens_of_another_codec_are_refused_naming_both_values(setup, tmp_path, change, match):
+    hop = change.pop("hop_length", None)
+    _, info = tiny_codec(tmp_path, **change)
+    if hop is not None:  # the same tables at another frame rate
+        info = attrs.evolve(setup["info"], hop_length=hop)
     tokens = random_tokens(tmp_path, info, {"x": 40})
     text = recipe_text(setup["codec"], tokens)
-    with pytest.raises(Exception, match="codebook_size 64.*has 32"):
+    with pytest.raises(DatasetError, match=match):
         train(loads_train_recipe(text), tmp_path / "run", progress=False)
+
+
+def test_checkpoint_folders_get_the_users_umask(setup, tmp_path):
+    from vampkit import atomic
+
+    old = os.umask(0o027)
+    atomic.process_umask.cache_clear()
+    try:
+        result = run(setup, tmp_path / "run", steps=1)
+    finally:
+        os.umask(old)
+        atomic.process_umask.cache_clear()
+    assert result.checkpoint.stat().st_mode & 0o777 == 0o750  # not mkdtemp's 0700
 
 
 def test_batch_must_split_over_accumulation(setup):

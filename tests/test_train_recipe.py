@@ -45,3 +45,27 @@ def test_bad_recipes_name_file_line_and_key(text, match):
 def test_overrides_apply_like_run_recipes():
     recipe = loads_train_recipe("model: {weights: vampnet}\ndata: t\n", overrides=["steps=7", "optimizer.warmup=5"])
     assert (recipe.steps, recipe.warmup) == (7, 5)
+
+
+BASE = "model: {weights: vampnet}\ndata: t\n"
+
+
+@pytest.mark.parametrize(("line", "match"), [
+    ("name: ../../x\n", r"3:7: name: must not contain a path separator"),
+    ("name: ..\n", r"3:7: name: must not be '\.' or contain '\.\.'"),
+    ("output: ../elsewhere\n", r"3:9: output: output name '\.\./elsewhere' refused"),
+    ("output: /tmp/anywhere\n", r"3:9: output: output name '/tmp/anywhere' refused"),
+])
+def test_a_recipe_file_cannot_send_training_outputs_outside_its_folder(tmp_path, line, match):
+    path = tmp_path / "shared.yaml"
+    path.write_text(BASE + line)
+    with pytest.raises(RecipeError, match=match):
+        load_train_recipe(path)
+
+
+def test_a_recipe_output_below_its_folder_and_a_command_line_output_anywhere_are_kept(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text(BASE + "output: runs/first\n")
+    assert load_train_recipe(path).output == str(tmp_path.resolve() / "runs" / "first")
+    elsewhere = str(tmp_path.parent / "elsewhere")  # the user's own choice, not the file's
+    assert load_train_recipe(path, overrides=[f"output={elsewhere}"]).output == elsewhere

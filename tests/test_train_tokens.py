@@ -133,3 +133,10 @@ def test_excerpts_lie_inside_files_long_enough(tmp_path_factory, lengths, n_fram
     for index, start in picks:
         assert data.files[index].n_frames >= n_frames and 0 <= start <= data.files[index].n_frames - n_frames
     assert sampler.codes(picks).shape == (5, 2, n_frames)
+
+
+def test_default_loudness_cutoff_is_upstreams_per_model_kind():
+    from vampkit.training.tokens import default_loudness_cutoff
+
+    assert default_loudness_cutoff(0) == -30.0  # coarse: no conditioning codebooks
+    assert default_loudness_cutoff(4) == -40.0  # coarse-to-fine

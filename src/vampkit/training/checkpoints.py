@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from ..atomic import process_umask
 from ..checkpoint import load_weights_only
 from ..errors import CheckpointError
 
@@ -31,6 +32,7 @@ def write_tag(out: Path, tag: str, writer: Callable[[Path], None]) -> Path:
     """Run ``writer(folder)`` on a temporary folder, then make it ``out/tag`` atomically."""
     final = out / tag
     temp = Path(tempfile.mkdtemp(dir=out, prefix=f".{tag}.partial-"))
+    os.chmod(temp, 0o777 & ~process_umask())  # mkdtemp's 0700, else: the user's umask decides
     old = out / f".{tag}.old"
     try:
         writer(temp)

@@ -42,7 +42,7 @@ from .metrics import loss_sum, masked_targets, topk_hits
 from .model import add_dropout, build_start, set_trainable
 from .recipe import TrainRecipe, load_train_recipe
 from .schedule import constant_lr, noam_lr
-from .tokens import CodecInfo, ExcerptSampler, TokenDataset, check_codec
+from .tokens import CodecInfo, ExcerptSampler, TokenDataset, check_codec, default_loudness_cutoff
 
 RUN_FILE = "run.json"
 TRAIN_LOG = "train.csv"
@@ -107,7 +107,7 @@ class _Run:
         n_frames = self.model.context_frames
         cutoff = recipe.dataset.loudness_cutoff
         if cutoff is None:
-            cutoff = -30.0 if self.model.n_conditioning_codebooks == 0 else -40.0
+            cutoff = default_loudness_cutoff(self.model.n_conditioning_codebooks)
         self.sampler = ExcerptSampler(self.train_set, n_frames, self.model.n_codebooks, cutoff,
                                       recipe.dataset.num_tries)
         self.val_sampler = ExcerptSampler(self.val_set, n_frames, self.model.n_codebooks, cutoff,

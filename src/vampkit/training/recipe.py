@@ -19,7 +19,8 @@ import attrs
 
 from ..errors import ParameterError, RecipeError
 from ..params import param
-from ..recipes.loader import SourceMap, section, apply_overrides, parse_yaml
+from ..paths import output_path
+from ..recipes.loader import SourceMap, section, apply_overrides, check_name, parse_yaml
 from .masking import MaskMixture, build_mixture
 
 Path = tuple[Any, ...]
@@ -150,6 +151,15 @@ def _relative(value: str | None, path: Path, src: SourceMap, *, maybe_name: bool
     return str(resolved)
 
 
+def _output(value: str | None, src: SourceMap) -> str | None:
+    """The output folder; written in a (shared, untrusted) recipe file it must be a folder below
+    the file's own folder (given on the command line, ``--out`` or ``--set``, it may be anywhere)."""
+    if value is not None and src.from_file(("output",)):
+        base = FsPath(src.file).resolve().parent if os.path.exists(src.file) else FsPath(".")
+        output_path(base, value.rstrip("/\\") or "/", key="output", where=src.where(("output",)))
+    return _relative(value, ("output",), src)
+
+
 def train_recipe_from_data(data: Any, src: SourceMap, *, default_name: str = "train") -> TrainRecipe:
     """Validate plain data into a ``TrainRecipe``; errors name ``file:line:col`` and the key."""
     if not isinstance(data, Mapping):
@@ -207,8 +217,12 @@ def train_recipe_from_data(data: Any, src: SourceMap, *, default_name: str = "tr
     for key in ("name", "description", "device", "output"):
         if data.get(key) is not None and not isinstance(data[key], str):
             raise src.error((key,), f"expected a string, got {data[key]!r}")
+    name = data.get("name", default_name)
+    problem = check_name(name)
+    if problem:  # the default output folder is runs/<name>
+        raise src.error(("name",), problem)
     return TrainRecipe(
-        name=data.get("name", default_name), description=data.get("description") or "", model=model,
+        name=name, description=data.get("description") or "", model=model,
         dataset=dataset, masks=masks, optimizer=optimizer, lora=lora, batch_size=batch_size,
         grad_accumulation=accumulation, precision=precision, steps=steps,
         validate_every=_int(data, "validate_every", 1000, src, 1),
@@ -216,7 +230,7 @@ def train_recipe_from_data(data: Any, src: SourceMap, *, default_name: str = "tr
         log_every=_int(data, "log_every", 10, src, 1),
         validation_items=_int(data, "validation_items", 16, src, 0),
         seed=_int(data, "seed", 0, src, 0), device=data.get("device", "auto"),
-        output=_relative(data.get("output"), ("output",), src), tensorboard=tensorboard,
+        output=_output(data.get("output"), src), tensorboard=tensorboard,
         data=copy.deepcopy(dict(data)), source=src,
     )
 

@@ -255,14 +255,12 @@ def _prepare_out(out: Path, info: CodecInfo) -> None:
 
 
 def check_codec(found: CodecInfo, wanted: CodecInfo, found_label: str, wanted_label: str) -> None:
-    """Refuse tokens from another codec, naming both values of what differs."""
+    """Refuse tokens from another codec, naming both values of what differs (sample rate and hop
+    together fix the frame rate)."""
     for key in ("sample_rate", "hop_length", "codebook_size"):
         a, b = getattr(found, key), getattr(wanted, key)
         if a != b:
             raise DatasetError(f"{found_label} has {key} {a}, {wanted_label} has {b}: tokens of another codec")
-    if abs(found.frame_rate - wanted.frame_rate) > 1e-9:
-        raise DatasetError(f"{found_label} has frame rate {found.frame_rate:.4f} Hz, {wanted_label} "
-                           f"{wanted.frame_rate:.4f} Hz")
     if found.n_codebooks < wanted.n_codebooks:
         raise DatasetError(f"{found_label} has {found.n_codebooks} codebooks, {wanted_label} needs "
                            f"{wanted.n_codebooks}")
@@ -338,6 +336,16 @@ class TokenDataset:
         if not kept:
             raise DatasetError(f"token folder '{self.root}': too few files to hold out a validation split")
         return attrs.evolve(self, files=tuple(kept)), attrs.evolve(self, files=tuple(held))
+
+
+COARSE_LOUDNESS_CUTOFF = -30.0
+C2F_LOUDNESS_CUTOFF = -40.0
+
+
+def default_loudness_cutoff(n_conditioning_codebooks: int) -> float:
+    """Upstream's excerpt loudness cut-off (LUFS): -30 for a coarse model, -40 for a
+    coarse-to-fine one (a model with conditioning codebooks), whose excerpts are shorter."""
+    return COARSE_LOUDNESS_CUTOFF if n_conditioning_codebooks == 0 else C2F_LOUDNESS_CUTOFF
 
 
 @attrs.frozen(eq=False)
