@@ -182,6 +182,22 @@ def test_preview_png_option_names_the_file(groove, tmp_path):
     assert (tmp_path / "m.png").read_bytes()[:8] == PNG
 
 
+def test_preview_replaces_an_existing_file_only_with_overwrite_and_never_the_input(groove, tmp_path, run_vampkit):
+    mine = tmp_path / "mine.png"
+    mine.write_bytes(b"not vampkit's")
+    refused = run_vampkit("preview", "compress", "-i", groove, "--png", mine, cwd=tmp_path)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert f"refusing to write '{mine}': the file exists (use --overwrite" in refused.stderr
+    assert mine.read_bytes() == b"not vampkit's"
+    assert invoke("preview", "compress", "-i", groove, "--png", mine, "--overwrite").exit_code == 0
+    assert mine.read_bytes()[:8] == PNG
+    song = tmp_path / "song.wav"
+    song.write_bytes(Path(groove).read_bytes())
+    kept = run_vampkit("preview", "compress", "-i", song, "--png", song, "--overwrite", cwd=tmp_path)
+    assert kept.returncode == 1 and "it is the input" in kept.stderr
+    assert song.read_bytes() == Path(groove).read_bytes()
+
+
 def test_preview_still_accepts_an_old_style_png_after_o_with_a_warning(groove, tmp_path):
     result = invoke("preview", "compress", "-i", groove, "-o", tmp_path / "old.png")
     assert result.exit_code == 0 and (tmp_path / "old.png").read_bytes()[:8] == PNG

@@ -386,8 +386,9 @@ def _error_entry(error: Exception) -> dict:
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=_SET_HELP)
 @click.option("--variation", type=int, default=0, show_default=True, help="Which variation's mask (its seed).")
 @click.option("--beats/--no-beats", default=None, help="Mark beats (default: when the mask uses them).")
+@click.option("--overwrite", is_flag=True, help="Replace the PNG if it exists (never the input).")
 def preview_command(recipe: str, input_path: str, out_dir: str, png_path: str | None, overrides: tuple[str, ...],
-                    variation: int, beats: bool | None) -> None:
+                    variation: int, beats: bool | None, overwrite: bool) -> None:
     """Draw RECIPE's mask over an input's token grid to a PNG (no model needed).
 
     \b
@@ -400,7 +401,7 @@ def preview_command(recipe: str, input_path: str, out_dir: str, png_path: str | 
 
     loaded = load_recipe(recipe, overrides)
     out_path = Path(png_path) if png_path else _preview_file(out_dir, input_path, loaded.name, variation)
-    info = preview_recipe(loaded, input_path, out_path, variation=variation, beats=beats)
+    info = preview_recipe(loaded, input_path, out_path, variation=variation, beats=beats, overwrite=overwrite)
     click.echo(f"{out_path}: {info['n_codebooks']} x {info['n_frames']} tokens, kept {info['kept_fraction']:.1%}, "
                f"prompt {info['bitrate']:,.0f} bit/s")
 

@@ -8,16 +8,19 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import atomic_path
+from .errors import OutputExistsError
 from .mask import Mask
 from .paths import output_path
 
 
 def draw_mask(mask: Mask, path: str | os.PathLike, *, frame_rate: float, codebook_size: int,
-              title: str = "", beats: Any = None, audio: Any = None, sample_rate: int | None = None) -> Path:
+              title: str = "", beats: Any = None, audio: Any = None, sample_rate: int | None = None,
+              overwrite: bool = False) -> Path:
     """Save a PNG of ``mask`` (codebooks x frames); ``beats`` are times in seconds to mark.
 
     With ``audio`` (``[channels, n]`` at ``sample_rate``) its waveform is drawn above the grid,
-    on the same time axis and with the same beat markers."""
+    on the same time axis and with the same beat markers. An existing ``path`` is replaced only
+    with ``overwrite`` (``OutputExistsError`` otherwise)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -51,13 +54,22 @@ def draw_mask(mask: Mask, path: str | os.PathLike, *, frame_rate: float, codeboo
     fig.tight_layout()
     path = Path(path)
     path = output_path(path.parent, path.name, key="preview file")  # the one output-path policy
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with atomic_path(path) as temp:
+        _check_replaceable(path, overwrite)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path, overwrite=overwrite) as temp:
             fig.savefig(temp, format="png")
+    except FileExistsError:  # appeared while drawing
+        _check_replaceable(path, overwrite)
+        raise
     finally:
         plt.close(fig)
     return path
+
+
+def _check_replaceable(path: Path, overwrite: bool) -> None:
+    if not overwrite and os.path.lexists(path):
+        raise OutputExistsError(f"refusing to write '{path}': the file exists (use --overwrite to replace it)")
 
 
 def beat_times(ctx: Any, force: bool | None) -> list[float] | None:
@@ -72,11 +84,14 @@ def beat_times(ctx: Any, force: bool | None) -> list[float] | None:
 
 def preview_recipe(recipe: Any, input_path: str | os.PathLike, out_path: str | os.PathLike, *,
                    variation: int = 0, beats: bool | None = None, geometry: Any = None,
-                   waveform: bool = False) -> dict[str, Any]:
+                   waveform: bool = False, overwrite: bool = False) -> dict[str, Any]:
     """Build the recipe's mask for one input without a model and draw it; returns the measures.
 
     ``geometry`` is the codec's grid when the caller has it (the app's loaded models); else it
-    comes from the recipe's weights. ``waveform`` draws the input above the grid."""
+    comes from the recipe's weights. ``waveform`` draws the input above the grid. An existing
+    ``out_path`` is replaced only with ``overwrite``, and never when it is the input itself."""
+    if os.path.exists(out_path) and os.path.samefile(out_path, input_path):
+        raise OutputExistsError(f"refusing to write '{out_path}': it is the input")
     from .pipeline.engine import geometry_for
     from .pipeline.stages import Encode, Load, mask_context
     from .pipeline.state import Env, State
@@ -95,6 +110,7 @@ def preview_recipe(recipe: Any, input_path: str | os.PathLike, out_path: str | o
     audio = states[0].audio if waveform else None  # an Audio (samples at its own rate)
     draw_mask(mask, out_path, frame_rate=grid.frame_rate, codebook_size=grid.codebook_size,
               title=f"{recipe.name}: {Path(input_path).name}", beats=times,
-              audio=getattr(audio, "samples", audio), sample_rate=getattr(audio, "sample_rate", grid.sample_rate))
+              audio=getattr(audio, "samples", audio), sample_rate=getattr(audio, "sample_rate", grid.sample_rate),
+              overwrite=overwrite)
     return {"kept_fraction": mask.kept_fraction(), "bitrate": mask.bitrate(grid.frame_rate, grid.codebook_size),
             "n_frames": mask.n_frames, "n_codebooks": mask.n_codebooks, "output": str(out_path)}
