@@ -138,8 +138,10 @@ def test_jsonable_values_survive_a_json_round_trip(value):
     assert json.loads(json.dumps(jsonable(value))) == value
 
 
-def test_jsonable_turns_tuples_paths_and_infinities_into_json():
-    assert jsonable({"a": (1, Path("x/y")), 2: math.inf}) == {"a": [1, "x/y"], "2": "inf"}
+def test_jsonable_turns_tuples_paths_and_non_finite_numbers_into_strict_json():
+    value = jsonable({"a": (1, Path("x/y")), 2: math.inf, "none": math.nan})
+    assert value == {"a": [1, "x/y"], "2": "inf", "none": None}
+    json.dumps(value, allow_nan=False)  # what strict readers (browsers, jq) accept
 
 
 # -- run ------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import types
@@ -137,7 +138,7 @@ def test_bitrate_is_the_figure_vampkit_run_reports(engine, data, tmp_path):
 
 
 def test_a_third_party_metric_and_mask_plugin_appear_in_the_table(engine, data, tmp_path):
-    pytest.importorskip("vampkit_loudness")
+    import vampkit_loudness  # noqa: F401 - plugins/vampkit-loudness, installed by scripts/setup.sh --test
     exp = experiment(f"  - label: loud frames\n    mask: {{loudness: {{quantile: 0.5}}}}\n    {FAST}\n"
                      f"  - label: periodic\n    mask: {{periodic: {{period: 7}}}}\n    {FAST}\n",
                      metrics="[mel, recorder]")
@@ -153,6 +154,9 @@ def test_a_raising_metric_is_named_and_the_others_still_come_out(engine, data, t
     assert result.metric_failures == ("boom: ValueError: kaput",)
     assert all(r["mel"] > 0 for r in result.rows)
     assert all(r["errors"] == "boom: ValueError: kaput" for r in result.rows)
+    text = (tmp_path / "out" / "summary.json").read_text()
+    summary = json.loads(text, parse_constant=lambda name: pytest.fail(f"summary.json holds {name}: not JSON"))
+    assert "boom" in text and summary  # the failed metric's aggregates are null, the file stays strict JSON
 
 
 def test_unusable_clips_are_skipped_and_listed(engine, data, tmp_path):

@@ -13,12 +13,15 @@ import yaml
 
 
 def jsonable(value: Any) -> Any:
-    """Plain JSON data of a value: tuples as lists, paths as strings, non-finite floats as
-    strings, attrs values as mappings with their ``name``; anything else as its repr."""
+    """Plain JSON data of a value: tuples as lists, paths as strings, NaN (no value) as null,
+    infinities as strings, attrs values as mappings with their ``name``; anything else as its repr.
+    The result is strict JSON (``json.dumps(..., allow_nan=False)`` accepts it)."""
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     if isinstance(value, (str, int, float, bool)) or value is None:

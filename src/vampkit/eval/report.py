@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import atomic_path, write_text
+from ..plaindata import jsonable
 
 
 def write_csv(path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Path:
@@ -32,13 +33,8 @@ def _cell(value: Any) -> Any:
 
 
 def write_json(path: Path, data: Any) -> Path:
-    return write_text(path, json.dumps(data, indent=2, sort_keys=False, default=_jsonable) + "\n")
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return str(value)
+    """Strict JSON (a NaN aggregate, e.g. of a metric that failed everywhere, is null)."""
+    return write_text(path, json.dumps(jsonable(data), indent=2, sort_keys=False, allow_nan=False) + "\n")
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
