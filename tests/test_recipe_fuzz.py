@@ -68,6 +68,13 @@ def limits() -> Iterator[None]:
     assert grown < MEGABYTES_PER_CASE, f"one case grew the peak memory by {grown:.0f} MB"
 
 
+@pytest.fixture(autouse=True)
+def debug_tracebacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exception that is not vampkit's own inside a stage is reported as an input failure
+    (exit 1); VAMPKIT_DEBUG prints its traceback, so the fuzz sees it as the bug it is."""
+    monkeypatch.setenv("VAMPKIT_DEBUG", "1")
+
+
 def invoke(*args: str) -> object:
     with limits():
         result = CliRunner().invoke(cli, list(args))
