@@ -91,3 +91,16 @@ def test_normalising_reaches_the_target(target, level):
 def test_peak_limit_is_per_channel():
     x = torch.tensor([[0.5, -2.0], [0.1, 0.2]])
     assert torch.allclose(limit_peak(x), torch.tensor([[0.25, -1.0], [0.1, 0.2]]))
+
+
+@settings(max_examples=25, deadline=None)
+@given(seconds=st.floats(0.5, 3.0), level=st.floats(0.001, 1.0), seed=st.integers(0, 2**16))
+def test_the_training_sets_block_loudness_is_the_integrated_loudness(seconds, level, seed):
+    """Token data sets store the blocks' energies and gate them per excerpt: over a whole mono
+    file that gives exactly the file's integrated loudness (one BS.1770 implementation)."""
+    from vampkit.audio.loudness import block_energies, gated_loudness
+
+    g = torch.Generator().manual_seed(seed)
+    x = level * torch.randn(1, int(seconds * 16000), generator=g) * torch.linspace(0, 1, int(seconds * 16000)) ** 3
+    stored = block_energies(x, 16000)[0].astype("float32")  # as encode-dataset keeps them
+    assert gated_loudness(stored) == pytest.approx(integrated_loudness(x, 16000), abs=1e-3)

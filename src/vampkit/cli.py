@@ -516,10 +516,11 @@ def encode_dataset_command(audio: str, out_dir: str, codec_spec: str | None, wei
       vampkit encode-dataset my-music/ --out tokens/
       vampkit encode-dataset my-music/ --out tokens/ --codec codec.pth
     """
+    from .bundles import VAMPNET
     from .codecs import load_codec
     from .training import encode_dataset
 
-    loudness, chunk = -24.0, None  # upstream's preprocessing, unless a weights bundle says otherwise
+    loudness, chunk = VAMPNET.loudness_db, None  # upstream's preprocessing, unless a weights bundle says otherwise
     if codec_spec is None:
         from .weights import resolve_weights
 

@@ -18,7 +18,8 @@ import torch
 
 MIN_LOUDNESS_DB = -70.0
 _CHANNEL_GAINS = (1.0, 1.0, 1.0, 1.41, 1.41)
-_BLOCK_SECONDS = 0.4
+BLOCK_SECONDS = 0.4  # BS.1770 gating blocks: 400 ms, 75% overlap
+BLOCK_HOP_SECONDS = 0.1
 _MIN_SECONDS = 0.5
 
 
@@ -27,33 +28,44 @@ def _k_weighting(rate: int) -> list[tuple[np.ndarray, np.ndarray, float]]:
     return [(f.b, f.a, f.passband_gain) for f in meter._filters.values()]  # noqa: SLF001 - pyloudnorm keeps them private
 
 
-def integrated_loudness(samples: torch.Tensor, sample_rate: int) -> float:
-    """Loudness in LUFS of ``samples [channels, n]`` (up to 5 channels), floored at -70."""
-    data = samples.detach().to("cpu", torch.float32)
+def block_energies(samples: torch.Tensor, sample_rate: int, *, min_seconds: float = 0.0) -> np.ndarray:
+    """K-weighted mean square of ``samples [channels, n]`` (or ``[n]``) per 400 ms block, hop
+    100 ms (BS.1770): ``float64 [channels, n_blocks]``. Audio shorter than ``min_seconds`` is
+    treated as padded with silence to that length."""
+    data = samples.detach().to("cpu", torch.float64)
     if data.ndim == 1:
         data = data[None]
     channels, length = data.shape
-    if channels > len(_CHANNEL_GAINS):
-        raise ValueError(f"loudness is defined for at most {len(_CHANNEL_GAINS)} channels, got {channels}")
-    kernel = int(_BLOCK_SECONDS * sample_rate)
-    stride = int(_BLOCK_SECONDS * 0.25 * sample_rate)
-    padded_length = max(length, int(_MIN_SECONDS * sample_rate))
-    n_blocks = math.ceil((max(padded_length, kernel) - kernel) / stride) + 1
+    kernel = int(BLOCK_SECONDS * sample_rate)
+    stride = int(BLOCK_HOP_SECONDS * sample_rate)
+    padded_length = max(length, int(min_seconds * sample_rate), kernel)
+    n_blocks = math.ceil((padded_length - kernel) / stride) + 1
     total = (n_blocks - 1) * stride + kernel
     filters = _k_weighting(sample_rate)
     energy = np.zeros((channels, n_blocks))
     starts = np.arange(n_blocks) * stride
     for ch in range(channels):
-        x = data[ch].numpy().astype(np.float64)
+        x = data[ch].numpy()
         for b, a, gain in filters:
             x = gain * scipy.signal.lfilter(b, a, x)
         csum = np.zeros(total + 1)
         np.cumsum(np.square(x), out=csum[1 : length + 1])
         csum[length + 1 :] = csum[length]
         energy[ch] = (csum[starts + kernel] - csum[starts]) / kernel
-    weighted = np.asarray(_CHANNEL_GAINS[:channels])[:, None] * energy
+    return energy
+
+
+def gated_loudness(energies: np.ndarray) -> float:
+    """BS.1770 gated loudness (LUFS, floored at -70) of block energies ``[channels, n_blocks]``
+    (or one channel's ``[n_blocks]``), channel weights already applied: absolute gate at -70,
+    relative gate 10 LU below the loudness of the blocks that pass it."""
+    weighted = np.asarray(energies, dtype=np.float64)
+    if weighted.ndim == 1:
+        weighted = weighted[None]
+    if weighted.shape[1] == 0:
+        return MIN_LOUDNESS_DB
     with np.errstate(divide="ignore", invalid="ignore"):
-        block_loudness = -0.691 + 10.0 * np.log10(weighted.sum(0))
+        block_loudness = -0.691 + 10.0 * np.log10(np.maximum(weighted.sum(0), 0.0))
         gated = block_loudness > MIN_LOUDNESS_DB
         if not gated.any():
             return MIN_LOUDNESS_DB
@@ -63,6 +75,15 @@ def integrated_loudness(samples: torch.Tensor, sample_rate: int) -> float:
             return MIN_LOUDNESS_DB
         loudness = -0.691 + 10.0 * np.log10(weighted[:, gated].mean(1).sum())
     return float(max(loudness, MIN_LOUDNESS_DB))
+
+
+def integrated_loudness(samples: torch.Tensor, sample_rate: int) -> float:
+    """Loudness in LUFS of ``samples [channels, n]`` (up to 5 channels), floored at -70."""
+    channels = samples.shape[0] if samples.ndim == 2 else 1
+    if channels > len(_CHANNEL_GAINS):
+        raise ValueError(f"loudness is defined for at most {len(_CHANNEL_GAINS)} channels, got {channels}")
+    energy = block_energies(samples.detach().to(torch.float32), sample_rate, min_seconds=_MIN_SECONDS)
+    return gated_loudness(np.asarray(_CHANNEL_GAINS[:channels])[:, None] * energy)
 
 
 def db_to_gain(db: float) -> float:

@@ -30,14 +30,13 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_path, write_text
+from ..audio.loudness import BLOCK_HOP_SECONDS, BLOCK_SECONDS, MIN_LOUDNESS_DB, block_energies, gated_loudness
+from ..bundles import VAMPNET
 from ..errors import AudioError, ParameterError, VampkitError
 
 FORMAT = "vampkit-tokens"
 VERSION = 1
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a", ".opus")
-BLOCK_SECONDS = 0.4
-BLOCK_HOP_SECONDS = 0.1
-MIN_LOUDNESS_DB = -70.0
 
 
 class DatasetError(VampkitError):
@@ -98,44 +97,9 @@ def _shard_id(relative: str) -> str:
     return f"{hashlib.sha1(relative.encode('utf-8')).hexdigest()[:10]}-{stem}"
 
 
-def block_energies(samples: torch.Tensor, sample_rate: int) -> np.ndarray:
-    """K-weighted mean square of mono ``samples [n]`` per 400 ms block, hop 100 ms (BS.1770)."""
-    import scipy.signal
-
-    from ..audio.loudness import (
-        _k_weighting,  # the one K-weighting design (audiotools' filters)
-    )
-
-    x = samples.detach().to("cpu", torch.float64).numpy()
-    for b, a, gain in _k_weighting(sample_rate):
-        x = gain * scipy.signal.lfilter(b, a, x)
-    kernel = int(BLOCK_SECONDS * sample_rate)
-    stride = int(BLOCK_HOP_SECONDS * sample_rate)
-    n_blocks = max(1, math.ceil((max(len(x), kernel) - kernel) / stride) + 1)
-    csum = np.zeros((n_blocks - 1) * stride + kernel + 1)
-    np.cumsum(np.square(x), out=csum[1 : len(x) + 1])
-    csum[len(x) + 1 :] = csum[len(x)]
-    starts = np.arange(n_blocks) * stride
-    return ((csum[starts + kernel] - csum[starts]) / kernel).astype(np.float32)
-
-
-def gated_loudness(energies: np.ndarray) -> float:
-    """BS.1770 gated loudness (LUFS, floored at -70) of mono block energies."""
-    with np.errstate(divide="ignore"):
-        block = -0.691 + 10.0 * np.log10(np.maximum(energies.astype(np.float64), 0.0))
-    gated = block > MIN_LOUDNESS_DB
-    if not gated.any():
-        return MIN_LOUDNESS_DB
-    relative = -0.691 + 10.0 * math.log10(float(energies[gated].mean())) - 10.0
-    gated &= block > relative
-    if not gated.any():
-        return MIN_LOUDNESS_DB
-    return max(-0.691 + 10.0 * math.log10(float(energies[gated].mean())), MIN_LOUDNESS_DB)
-
-
 def encode_dataset(source: str | os.PathLike, out: str | os.PathLike, codec: object, *,
                    codec_spec: str = "", on_file: Callable[[str, str | None], None] | None = None,
-                   loudness_db: float = -24.0, chunk_seconds: float | None = None) -> EncodeReport:
+                   loudness_db: float = VAMPNET.loudness_db, chunk_seconds: float | None = None) -> EncodeReport:
     """Encode every audio file under ``source`` into the token folder ``out`` (resumable).
 
     Unreadable or unusable files are skipped and listed (in the report and the manifest).
@@ -169,7 +133,7 @@ def encode_dataset(source: str | os.PathLike, out: str | os.PathLike, codec: obj
             audio = load_audio(path)
             mono = mono_mix(audio)
             codes = encode_audio(codec, mono, loudness_db=loudness_db, chunk_seconds=chunk_seconds).codes[0]
-            energies = block_energies(mono.samples[0], mono.sample_rate)
+            energies = block_energies(mono.samples, mono.sample_rate)[0].astype(np.float32)
         except (VampkitError, OSError) as exc:
             skipped.append((relative, str(exc)))
             if on_file:
@@ -202,7 +166,7 @@ def _write_shard(shards: Path, shard: str, codes: np.ndarray, energies: np.ndarr
 
 
 def _write_manifest(out: Path, info: CodecInfo, entries: list[dict], skipped: Sequence[tuple[str, str]], *,
-                    source: str, codec_spec: str, loudness_db: float = -24.0) -> Path:
+                    source: str, codec_spec: str, loudness_db: float = VAMPNET.loudness_db) -> Path:
     manifest = {
         "format": FORMAT, "version": VERSION, "codec": attrs.asdict(info), "codec_spec": codec_spec,
         "preprocessing": {"channels": "mono (mean)", "loudness_lufs": loudness_db, "peak": 1.0},
