@@ -8,9 +8,8 @@ from typing import Any
 
 import torch
 from hypothesis import strategies as st
+from vampkit.testing import FRAME_GEOMETRIES  # (sample_rate, hop_length) of real codecs, one list
 
-#: (sample_rate, hop_length) of real codecs: LAC/DAC 44.1 kHz (768 and 512 hops), 16 kHz tests
-FRAME_GEOMETRIES = ((44100, 768), (16000, 320), (44100, 512))
 SEEDS = st.integers(0, 2**31 - 1)
 
 
