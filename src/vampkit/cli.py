@@ -584,7 +584,7 @@ def train_command(recipe: str, out_dir: str | None, resume: bool, overrides: tup
 @click.option("--port", type=int, help="Port (default: the first free one from 7860).")
 @click.option("--share", is_flag=True, help="Also make a public gradio.live link (needs network).")
 @click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Generations run at once (the models are shared; more needs more device memory).")
+              help="Requests taken from the queue at once (generations still take the shared models in turn).")
 def app_command(weights: str | None, device: str, host: str, port: int | None, share: bool, concurrency: int) -> None:
     """Serve a local web page to vamp by ear (needs the app extra: pip install 'vampkit[app]').
 

@@ -35,7 +35,7 @@ def _gradio() -> Any:
 def build(weights: str | Mapping[str, str] | None = None, *, device: str = "auto",
           temp_dir: str | os.PathLike | None = None, max_seconds: float = 120.0,
           concurrency: int = 1) -> Any:
-    """The app as a Gradio ``Blocks``, its queue set to ``concurrency`` generations at a time.
+    """The app as a Gradio ``Blocks``, its queue letting ``concurrency`` requests out at a time.
 
     ``weights`` is a preset name, ``COARSE,C2F,CODEC`` or a mapping of those paths; the models
     load now (once per process, shared by every page). Uploads, previews and outputs live in
