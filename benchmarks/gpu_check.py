@@ -20,7 +20,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-CUDA_TESTS = ["tests/test_model_modes.py", "tests/test_model_device.py", "tests/test_sampler_sync.py",
+# test_cuda.py compares the GPU with the CPU (skipped where there is no GPU); the others run
+# their device-choice, precision and sampler checks on this machine
+CUDA_TESTS = ["tests/test_cuda.py", "tests/test_model_modes.py", "tests/test_model_device.py", "tests/test_sampler_sync.py",
               "tests/test_sampler_engine.py", "tests/test_model_vampnet.py", "tests/test_codec_lac.py"]
 
 
