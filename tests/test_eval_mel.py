@@ -7,6 +7,8 @@ import sys
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from signals import click_track
 
 from vampkit.eval.mel import mel_distance
@@ -39,6 +41,17 @@ def _pairs():
 def test_mel_distance_equals_audiotools_within_1e_4(name, x, y, sr, audiotools_loss):
     ours = mel_distance(x, y, sr)
     assert ours == pytest.approx(audiotools_loss(x, y, sr), rel=1e-4)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**16), seconds=st.floats(0.3, 1.2), sr=st.sampled_from([16000, 22050, 44100]),
+       level=st.floats(0.01, 1.0), mix=st.floats(0.0, 1.0))
+def test_mel_distance_equals_audiotools_on_random_signals(seed, seconds, sr, level, mix, audiotools_loss):
+    g = torch.Generator().manual_seed(seed)
+    n = int(seconds * sr)
+    x = level * torch.randn(1, n, generator=g)
+    y = (1 - mix) * x + mix * level * torch.randn(1, n, generator=g)  # from the same signal to another
+    assert mel_distance(x, y, sr) == pytest.approx(audiotools_loss(x, y, sr), rel=1e-4, abs=1e-6)
 
 
 def test_mel_distance_of_a_signal_to_itself_is_zero():
