@@ -41,15 +41,20 @@ def _rank(rank: int, port: int, text: str, out: str, errors) -> None:
     os._exit(0)
 
 
+#: LoRA fine-tuning under DDP: the frozen base weights take no part in the all-reduce
+LORA = {"lora": True, "optimizer": {"schedule": "constant", "lr": 0.01, "warmup": 0}}
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="fork start method")
-def test_two_gloo_processes_equal_one_with_the_same_global_batch(tmp_path):
+@pytest.mark.parametrize("settings", [{}, LORA], ids=["full", "lora"])
+def test_two_gloo_processes_equal_one_with_the_same_global_batch(tmp_path, settings):
     codec, info = tiny_codec(tmp_path)
     tokens = random_tokens(tmp_path, info, {"a": 40, "b": 57})
     masks = [{"mask": "random"}, {"mask": {"periodic": {"period": [2, 6]}}}]
-    single = train(loads_train_recipe(recipe_text(codec, tokens, steps=2, batch_size=4, masks=masks)),
+    single = train(loads_train_recipe(recipe_text(codec, tokens, steps=2, batch_size=4, masks=masks, **settings)),
                    tmp_path / "single", progress=False, device="cpu")
     # each process: 2 items as 2 micro-batches of 1, so accumulation and DDP compose
-    text = recipe_text(codec, tokens, steps=2, batch_size=4, grad_accumulation=2, masks=masks)
+    text = recipe_text(codec, tokens, steps=2, batch_size=4, grad_accumulation=2, masks=masks, **settings)
     context = multiprocessing.get_context("fork")
     errors = context.Queue()
     port = _free_port()
@@ -67,7 +72,10 @@ def test_two_gloo_processes_equal_one_with_the_same_global_batch(tmp_path):
     b = weights_of(tmp_path / "ddp" / "latest" / "vampnet" / "weights.pth")
     recipe = loads_train_recipe(text)
     initial = build_start(recipe.model, recipe.seed).model.state_dict()
-    assert any(not torch.equal(initial[k], a[k]) for k in a)  # the step did move the weights
+    changed = {k for k in a if not torch.equal(initial[k], b[k])}
+    assert changed  # the step did move the weights
+    if settings.get("lora"):
+        assert all(k.endswith((".lora_A", ".lora_B")) for k in changed)
     for key in a:
         assert torch.allclose(a[key], b[key], atol=1e-5, rtol=0), key
     assert not list((tmp_path / "ddp").glob("*.partial*"))

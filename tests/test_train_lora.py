@@ -172,3 +172,16 @@ def test_c2f_lora_from_a_weights_folder(tmp_path):
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert changed and all(k.endswith((".lora_A", ".lora_B")) for k in changed)
     assert torch.load(result.lora, weights_only=True).keys() == {k for k in after if k.endswith(("lora_A", "lora_B"))}
+    # and vamp with it: the recipe's c2f_lora puts the trained factors on the set's c2f model
+    from vampkit.examples import write_groove
+    from vampkit.pipeline import run_recipe
+    from vampkit.recipes import loads_recipe
+
+    weights = f"weights: {{coarse: {paths['coarse']}, c2f: {paths['c2f']}, codec: {paths['codec']}"
+    body = "mask: {periodic: {period: 3}}\nsampling: {steps: 2}\nc2f: {steps: 1}\nseed: 4\n"
+    groove = write_groove(tmp_path / "groove.wav", seconds=1.0, bpm=120)
+    tuned = run_recipe(loads_recipe(f"{weights}, c2f_lora: {result.lora}}}\n{body}"), [str(groove)],
+                       tmp_path / "tuned", device="cpu")
+    base = run_recipe(loads_recipe(f"{weights}}}\n{body}"), [str(groove)], tmp_path / "base", device="cpu")
+    assert tuned.ok and base.ok, (tuned.failures, base.failures)
+    assert tuned.outputs[0].read_bytes() != base.outputs[0].read_bytes()  # the fine-tuned c2f was used
