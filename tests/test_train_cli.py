@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -48,6 +52,23 @@ def test_errors_are_one_line_without_traceback(recipe, tmp_path):
     assert "Traceback" not in result.output
     resume = CliRunner().invoke(cli, ["train", str(recipe), "--out", str(tmp_path / "none"), "--resume"])
     assert resume.exit_code == 1 and "no checkpoint to resume from" in resume.output
+
+
+def test_torchrun_runs_the_command_unchanged_and_only_rank_0_writes(recipe, tmp_path):
+    """The documented launch, `torchrun --nproc_per_node 2 -m vampkit train ...` (gloo on CPU,
+    loopback): both ranks train, one prints, one writes the run's files."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
+                           "--master_addr", "127.0.0.1", "--master_port", str(port),
+                           "-m", "vampkit", "train", str(recipe), "--out", str(out), "-q"],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("step 1") == 1, proc.stdout  # rank 0 reports
+    assert (out / "latest" / "vampnet" / "weights.pth").is_file() and (out / "run.json").is_file()
+    assert '"processes": 2' in (out / "run.json").read_text()
 
 
 @settings(max_examples=50, deadline=None)
