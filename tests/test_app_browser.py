@@ -291,3 +291,18 @@ def test_uploads_stay_in_the_app_folder_and_a_named_server_path_is_refused(serve
 
     with ThreadPoolExecutor(1) as pool, pytest.raises(Exception, match="not uploaded by a user"):
         pool.submit(call).result()
+
+
+def test_the_page_fetches_nothing_from_outside_the_machine(server, browser):
+    """A studio machine may be offline: fonts and scripts come from the app itself."""
+    from urllib.parse import urlsplit
+
+    page = browser.new_page()
+    outside = []
+    page.on("request", lambda request: outside.append(request.url)
+            if urlsplit(request.url).hostname not in ("127.0.0.1", None) and request.url.startswith("http") else None)
+    page.goto(server.url)
+    page.wait_for_selector("#generate")
+    page.wait_for_timeout(2000)  # fonts and lazy scripts load after the page shows (the queue's stream never idles)
+    page.close()
+    assert outside == []
