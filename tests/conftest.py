@@ -33,7 +33,7 @@ def tiny_weights_option(tiny_weights: dict[str, str]) -> str:
 @pytest.fixture()
 def tiny_engine(tiny_weights_option: str):
     """The real VampNet engine (codec + coarse + c2f) on the tiny set, on the CPU; a fresh one
-    per test, since an engine remembers the loudness of the last input it encoded."""
+    per test, so that no test sees the models another test may have changed (precision, LoRA)."""
     from vampkit.pipeline.engine import VampNetEngine
     from vampkit.weights import resolve_weights
 
