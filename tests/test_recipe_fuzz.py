@@ -28,7 +28,10 @@ from strategies import mask_specs
 
 from vampkit import save_audio
 from vampkit.cli import cli
+from vampkit.errors import VampkitError
+from vampkit.eval import experiment
 from vampkit.recipes import loader
+from vampkit.training import recipe as train_recipe
 from vampkit.sampling import SamplingSettings
 
 LONG = os.environ.get("HYPOTHESIS_PROFILE") == "fuzz-long"
@@ -118,7 +121,8 @@ def write(folder: Path, text: str) -> Path:
 SAMPLING_KEYS = [f.name for f in SamplingSettings.__attrs_attrs__]
 MASK_NAMES = ["periodic", "prefix", "suffix", "inpaint", "region", "codebooks", "random", "dropout", "beat",
               "onset", "all-of", "any-of", "not"]
-KEYS = st.sampled_from(list(loader.TOP_LEVEL_KEYS) + SAMPLING_KEYS + MASK_NAMES + [
+KEYS = st.sampled_from(list(loader.TOP_LEVEL_KEYS) + SAMPLING_KEYS + MASK_NAMES + list(experiment.TOP_LEVEL_KEYS)
+                       + list(experiment.CONDITION_KEYS) + list(train_recipe.TOP_LEVEL_KEYS) + [
     "period", "width", "seconds", "p", "keep", "template", "dir", "load", "duration", "grid", "<<", "nope",
 ]) | st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8)
 HOSTILE_SCALARS = st.sampled_from([
@@ -228,10 +232,11 @@ INSERTS = HOSTILE_SCALARS | st.sampled_from(["&a ", "*a", "*b", "<<: *a", ": ", 
 
 
 @st.composite
-def mutations(draw: st.DrawFn, names: list[str]) -> str:
-    """A shipped recipe with a few edits: characters deleted, hostile tokens inserted, lines
-    duplicated, swapped or re-indented, numbers replaced."""
-    text = SHIPPED[draw(st.sampled_from(names))]
+def mutations(draw: st.DrawFn, names: list[str], texts: dict[str, str] = SHIPPED) -> str:
+    """A shipped recipe (or experiment, or training recipe: ``texts``) with a few edits:
+    characters deleted, hostile tokens inserted, lines duplicated, swapped or re-indented,
+    numbers replaced."""
+    text = texts[draw(st.sampled_from(names))]
     for _ in range(draw(st.integers(1, 4))):
         kind = draw(st.sampled_from(["delete", "insert", "duplicate", "swap", "indent", "number"]))
         lines = text.split("\n")
@@ -278,6 +283,47 @@ def test_the_shipped_recipes_themselves_dry_run(tmp_path, groove):
     for name in sorted(set(SHIPPED) - NEEDS_MADMOM):
         result = invoke("run", name, "-i", str(groove), "-o", str(tmp_path / name), "--dry-run", "-q")
         assert result.exit_code == 0, (name, result.output)
+
+
+# -- experiment files (vampkit eval) and training recipes (vampkit train) ---------------------
+#: the same loader reads them: whatever they hold, loading ends in the value or in one clean
+#: VampkitError (file:line:col), never another exception, a hang or a memory blow-up
+LOADERS = {"experiment": experiment.loads_experiment, "train": train_recipe.loads_train_recipe}
+OTHER_FILES = {
+    **{f"experiment:{p.stem}": p.read_text(encoding="utf-8") for p in sorted(experiment.SHIPPED_DIR.glob("*.yaml"))},
+    **{f"train:{p.stem}": p.read_text(encoding="utf-8")
+       for p in sorted((Path(__file__).parents[1] / "recipes" / "train").glob("*.yaml"))},
+}
+
+
+def load_cleanly(kind: str, text: str) -> None:
+    with limits():
+        try:
+            LOADERS[kind](text)
+        except VampkitError as exc:
+            message = str(exc)
+            assert message.strip() and all(len(line) < 600 for line in message.splitlines()), message
+            event(f"{kind}: {type(exc).__name__}")
+        else:
+            event(f"{kind}: valid")
+
+
+@fuzz(100)
+@given(kind=st.sampled_from(sorted(LOADERS)), text=documents())
+def test_generated_experiments_and_training_recipes_load_or_fail_cleanly(kind, text):
+    load_cleanly(kind, text)
+
+
+@fuzz(150)
+@given(st.sampled_from(sorted(OTHER_FILES)).flatmap(
+    lambda name: st.tuples(st.just(name.split(":")[0]), mutations([name], OTHER_FILES))))
+def test_mutated_shipped_experiments_and_training_recipes_load_or_fail_cleanly(kind_and_text):
+    load_cleanly(*kind_and_text)
+
+
+def test_the_shipped_experiments_and_training_recipes_themselves_load():
+    for name, text in OTHER_FILES.items():
+        LOADERS[name.split(":")[0]](text)
 
 
 def test_the_limits_catch_a_hang():

@@ -23,6 +23,7 @@ from ..paths import show
 from ..errors import ParameterError, RecipeError, UnknownNameError, VampkitError
 from ..recipes.loader import (
     SourceMap,
+    clip,
     check_mapping,
     expect_type,
     relative_to_file,
@@ -351,12 +352,12 @@ def _condition_recipe(data: dict, baseline: str | None, point: Mapping[str, Any]
             recipe_data[key] = value
     for key, value in point.items():
         kp = key_path(key)
-        set_path(recipe_data, kp, copy.deepcopy(value), f"{src.where(path + ('sweep',))}: sweep {key}")
+        set_path(recipe_data, kp, copy.deepcopy(value), f"{src.where(path + ('sweep',))}: sweep {clip(str(key), 80)}")
         for table in (sub.positions, sub.key_positions):
             for p in [p for p in table if p[: len(kp)] == kp]:
                 del table[p]
         where = src.where(path + ("sweep", key)) if (path + ("sweep", key)) in src.positions else src.where(path + ("sweep",))
-        sub.overrides[kp] = f"{where}: sweep {key}={value!r}"
+        sub.overrides[kp] = f"{where}: sweep {clip(str(key), 80)}={clip(repr(value), 80)}"
     try:
         return recipe_from_data(recipe_data, sub, default_name="condition")
     except RecipeError:

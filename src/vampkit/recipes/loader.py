@@ -56,8 +56,9 @@ def _shipped_dir() -> FsPath:
 SHIPPED_DIR = _shipped_dir()
 
 
-#: longest key path or problem text one error message shows
+#: longest problem text one error message shows, and longest key path (a message has both)
 MAX_SHOWN_CHARS = 300
+MAX_SHOWN_KEY_CHARS = 150
 
 
 def clean(text: str) -> str:
@@ -66,6 +67,11 @@ def clean(text: str) -> str:
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
     return "".join(c if c.isprintable() or c == "\n" else repr(c)[1:-1] for c in text).encode(
         "utf-8", "backslashreplace").decode("utf-8")
+
+
+def clip(text: str, limit: int = MAX_SHOWN_CHARS) -> str:
+    """Untrusted text cut to ``limit`` characters for a message (keys can be any length)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def dotted(path: Iterable[Any]) -> str:
@@ -100,10 +106,7 @@ class SourceMap:
     def error(self, path: Path, message: str, *, key: bool = False) -> RecipeError:
         """A ``RecipeError`` at ``path``: ``file:line:col: dotted.key: message``."""
         where, name, message = clean(self.where(path, key=key)), clean(dotted(path)), clean(message)
-        if len(name) > MAX_SHOWN_CHARS:  # untrusted keys and values must not flood the terminal
-            name = name[: MAX_SHOWN_CHARS - 3] + "..."
-        if len(message) > MAX_SHOWN_CHARS:
-            message = message[: MAX_SHOWN_CHARS - 3] + "..."
+        name, message = clip(name, MAX_SHOWN_KEY_CHARS), clip(message)  # untrusted: must not flood the terminal
         return RecipeError(f"{where}: {name + ': ' if name else ''}{message}", where=where, key=name,
                            problem=message)
 
@@ -363,13 +366,14 @@ def _printable(text: str, limit: int = 80) -> str:
 def set_path(data: dict, path: Path, value: Any, label: str) -> None:
     """Set ``value`` at ``path`` inside nested dicts/lists, creating missing mappings."""
     target: Any = data
+    label = clip(label)
     for i, part in enumerate(path):
         last = i == len(path) - 1
         if isinstance(target, list):
             if not isinstance(part, int) or not -len(target) <= part < len(target):
-                problem = f"no item {part} in a list of {len(target)}"
-                raise RecipeError(f"{label}: {dotted(path[: i + 1])}: {problem}", where=label,
-                                  key=dotted(path[: i + 1]), problem=problem)
+                problem = f"no item {clip(str(part), 40)} in a list of {len(target)}"
+                key = clip(dotted(path[: i + 1]), MAX_SHOWN_KEY_CHARS)
+                raise RecipeError(f"{label}: {key}: {problem}", where=label, key=key, problem=problem)
         elif isinstance(target, dict):
             if isinstance(part, int) and part not in target and str(part) in target:
                 part = str(part)
@@ -377,8 +381,8 @@ def set_path(data: dict, path: Path, value: Any, label: str) -> None:
                 target[part] = {}
         else:
             problem = f"is a {type(target).__name__}, not a mapping"
-            raise RecipeError(f"{label}: {dotted(path[:i])} {problem}", where=label, key=dotted(path[:i]),
-                              problem=problem)
+            key = clip(dotted(path[:i]), MAX_SHOWN_KEY_CHARS)
+            raise RecipeError(f"{label}: {key} {problem}", where=label, key=key, problem=problem)
         if last:
             target[part] = value
         else:
