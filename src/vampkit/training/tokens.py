@@ -197,6 +197,23 @@ def write_tokens(out: str | os.PathLike, codec: CodecInfo, items: Mapping[str, A
     return _write_manifest(out, codec, entries, (), source="(codes)", codec_spec="")
 
 
+_CODEC_INTS = ("sample_rate", "hop_length", "n_codebooks", "codebook_size")
+
+
+def _manifest_codec(entry: Any, where: str) -> CodecInfo:
+    """The manifest's codec entry, every field of its type and in range, or a DatasetError."""
+    names = [f.name for f in attrs.fields(CodecInfo)]
+    if not isinstance(entry, dict) or sorted(entry) != sorted(names):
+        raise DatasetError(f"{where}: bad codec entry (expected the keys {', '.join(names)})")
+    for key in _CODEC_INTS:
+        value = entry[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
+            raise DatasetError(f"{where}: codec {key} must be a positive integer, got {str(value)[:40]}")
+    if not all(isinstance(entry[k], str) for k in ("name", "tables_sha256")):
+        raise DatasetError(f"{where}: codec name and tables_sha256 must be strings")
+    return CodecInfo(**entry)
+
+
 def _read_json(path: Path) -> dict | None:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -264,26 +281,32 @@ class TokenDataset:
                                    f"run `vampkit encode-dataset` again to complete it")
             raise DatasetError(f"'{root}' is not a token folder (no manifest.json); make one with "
                                f"`vampkit encode-dataset AUDIO_DIR --out {root}`")
-        if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
-            raise DatasetError(f"'{root}/manifest.json' is not a version-{VERSION} vampkit token manifest")
-        try:
-            codec = CodecInfo(**manifest["codec"])
-        except (KeyError, TypeError) as exc:
-            raise DatasetError(f"'{root}/manifest.json': bad codec entry: {exc}") from exc
+        where = f"'{root}/manifest.json'"
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
+            raise DatasetError(f"{where} is not a version-{VERSION} vampkit token manifest")
+        codec = _manifest_codec(manifest.get("codec"), where)
+        entries = manifest.get("files")
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise DatasetError(f"{where}: 'files' must be a list of file entries")
         files = []
-        for entry in manifest.get("files", []):
-            shard = str(entry.get("shard", ""))
-            if not re.fullmatch(r"[A-Za-z0-9_.-]+", shard):
-                raise DatasetError(f"'{root}/manifest.json': bad shard name {shard!r}")
+        for entry in entries:
+            shard = entry.get("shard")
+            if not isinstance(shard, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", shard) or shard[0] == ".":
+                raise DatasetError(f"{where}: bad shard name {str(shard)[:100]!r}")
             try:
                 codes = np.load(root / "shards" / f"{shard}.npy", mmap_mode="r", allow_pickle=False)
                 energies = np.load(root / "shards" / f"{shard}.loud.npy", allow_pickle=False)
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, EOFError) as exc:
                 raise DatasetError(f"token folder '{root}': shard '{shard}' is unreadable: {exc}") from exc
-            if codes.ndim != 2 or codes.shape[0] != codec.n_codebooks:
-                raise DatasetError(f"token folder '{root}': shard '{shard}' has shape {codes.shape}, expected "
-                                   f"[{codec.n_codebooks}, frames]")
-            files.append(TokenFile(str(entry.get("source", shard)), codes, energies))
+            if codes.dtype.kind not in "iu" or codes.ndim != 2 or codes.shape[0] != codec.n_codebooks:
+                raise DatasetError(f"token folder '{root}': shard '{shard}' holds {codes.dtype} {codes.shape}, "
+                                   f"expected integer codes [{codec.n_codebooks}, frames]")
+            if energies.dtype.kind != "f" or energies.ndim != 1 or not np.isfinite(energies).all() \
+                    or (energies < 0).any():
+                raise DatasetError(f"token folder '{root}': shard '{shard}' has no usable loudness blocks "
+                                   f"({shard}.loud.npy: {energies.dtype} {energies.shape})")
+            source = entry.get("source", shard)
+            files.append(TokenFile(source if isinstance(source, str) else shard, codes, energies))
         if not files:
             raise DatasetError(f"token folder '{root}' holds no encoded files")
         return cls(root, codec, tuple(files))
@@ -372,6 +395,11 @@ class ExcerptSampler:
         out = np.empty((len(picks), self.n_codebooks, self.n_frames), dtype=np.int64)
         for row, (index, start) in enumerate(picks):
             out[row] = self.dataset.files[index].codes[: self.n_codebooks, start : start + self.n_frames]
+        vocab = self.dataset.codec.codebook_size
+        if out.size and (out.min() < 0 or out.max() >= vocab):  # checked where read: shards are memory-mapped
+            bad = sorted({self.dataset.files[i].source for i, _ in picks})
+            raise DatasetError(f"token folder '{self.dataset.root}': {', '.join(bad)[:200]} holds codes outside "
+                               f"0..{vocab - 1} (another codec's tokens, or a damaged shard)")
         return torch.from_numpy(out)
 
 
