@@ -36,6 +36,11 @@ def test_upstream_defaults():
     ("model: {weights: vampnet}\ndata: t\nmasks:\n  - {weight: 1, mask: {periodic: {period: [9, 2]}}}\n",
      r"4:43: masks\.0\.mask\.periodic\.period: .*high < low"),
     ("model: {weights: vampnet, which: middle}\ndata: t\n", r"model\.which: expected one of"),
+    ("model: {kwargs: {n_layers: 1000000000}, codec: c.pth}\ndata: t\n",
+     r"1:17: model\.kwargs: VampNet: n_layers must be at most 512"),
+    ("model: {kwargs: {embedding_dim: 65536, n_heads: 1}, codec: c.pth}\ndata: t\n",
+     r"model\.kwargs: VampNet: these sizes make a model of about .* parameters"),
+    ("model: {kwargs: {n_heads: 3}, codec: c.pth}\ndata: t\n", r"model\.kwargs: .*not divisible by n_heads 3"),
 ])
 def test_bad_recipes_name_file_line_and_key(text, match):
     with pytest.raises(RecipeError, match=match):

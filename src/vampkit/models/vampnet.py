@@ -41,6 +41,19 @@ _SHAPE_KWARGS = ("n_heads", "n_layers", "n_codebooks", "n_conditioning_codebooks
                  "embedding_dim", "vocab_size")
 
 
+def _all_finite(tensor: torch.Tensor) -> bool:
+    """No NaN or infinity in ``tensor``: its sum is finite (one cheap pass, 0.04 s for the
+    published model), else the exact check (a sum of finite values may overflow)."""
+    return bool(torch.isfinite(tensor.sum())) or bool(torch.isfinite(tensor).all())
+
+
+#: upper bounds on the constructor kwargs and the model size (the published models: 20 layers,
+#: 1280 wide, 14 codebooks of 1024 tokens; about 0.3 G parameters each)
+MAX_KWARGS = {"n_heads": 1024, "n_layers": 512, "n_codebooks": 128, "latent_dim": 4096,
+              "embedding_dim": 65536, "vocab_size": 1 << 20}
+MAX_PARAMETERS = 20e9
+
+
 class VampNet(nn.Module):
     """Bidirectional masked token transformer with upstream VampNet's parameters and maths.
 
@@ -61,6 +74,15 @@ class VampNet(nn.Module):
                            ("vocab_size", vocab_size)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ParameterError(f"VampNet: {key} must be a positive integer, got {value!r}")
+        for key, value in (("n_heads", n_heads), ("n_layers", n_layers), ("n_codebooks", n_codebooks),
+                           ("latent_dim", latent_dim), ("embedding_dim", embedding_dim),
+                           ("vocab_size", vocab_size)):
+            if value > MAX_KWARGS[key]:  # kwargs come from checkpoints and training recipes: untrusted
+                raise ParameterError(f"VampNet: {key} must be at most {MAX_KWARGS[key]}, got {value}")
+        size = n_layers * 12 * embedding_dim**2 + 2 * n_codebooks * (vocab_size + 1) * embedding_dim
+        if size > MAX_PARAMETERS:
+            raise ParameterError(f"VampNet: these sizes make a model of about {size:.2g} parameters, more than "
+                                 f"the {MAX_PARAMETERS:.0g} vampkit builds")
         if not 0 <= n_conditioning_codebooks < n_codebooks:
             raise ParameterError(
                 f"VampNet: n_conditioning_codebooks must lie in [0, n_codebooks={n_codebooks}), "
@@ -183,6 +205,9 @@ class VampNet(nn.Module):
         bad = [k for k, v in state.items() if not v.is_floating_point()]
         if bad:
             raise CheckpointError(f"{source}: non-float tensors for keys {_few(bad)}")
+        broken = [k for k in expected if not _all_finite(state[k])]
+        if broken:  # a damaged file: NaN logits would only fail later, inside the sampler
+            raise CheckpointError(f"{source}: NaN or infinite values in {_few(broken)}")
         if any(p.is_meta for p in self.parameters()):  # built empty: adopt the tensors, no copy
             self.load_state_dict({k: state[k].to(torch.float32) for k in expected}, strict=True, assign=True)
         else:

@@ -181,6 +181,14 @@ def train_recipe_from_data(data: Any, src: SourceMap, *, default_name: str = "tr
                         + (f" (got {', '.join(given)})" if given else ""))
     if model.kwargs is not None and not isinstance(model.kwargs, Mapping):
         raise src.error(("model", "kwargs"), f"expected a mapping of constructor kwargs, got {model.kwargs!r}")
+    if model.kwargs is not None:  # sizes checked now (on the meta device: no memory), not after the codec loads
+        from ..errors import CheckpointError
+        from ..models.vampnet import VampNet
+
+        try:
+            VampNet.from_kwargs(model.kwargs, empty=True, source="kwargs")
+        except CheckpointError as exc:
+            raise src.error(("model", "kwargs"), str(exc).removeprefix("kwargs: ")) from None
     if model.weights is None and model.codec is None:
         raise src.error(("model",), "missing key 'codec': a checkpoint or kwargs model needs the codec file "
                                     "its tokens come from")
