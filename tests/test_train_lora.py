@@ -82,6 +82,9 @@ def test_lora_file_that_does_not_fit_names_keys_and_shapes(finetuned, tmp_path):
     model = VampNet.load(finetuned["base"])
     with pytest.raises(CheckpointError, match=r"wrong shapes .*file \(3, 3\) vs model"):
         apply_lora(model, bad, source="bad.pth")
+    broken = dict(factors, **{key: torch.full_like(factors[key], float("nan"))})
+    with pytest.raises(CheckpointError, match=rf"NaN or infinite values in \['{key}'\]"):
+        apply_lora(model, broken, source="broken.pth")
     torch.save({"transformer.norm.weight": torch.ones(16)}, tmp_path / "not-lora.pth")
     with pytest.raises(CheckpointError, match="no '\\*.lora_A'"):
         read_lora(tmp_path / "not-lora.pth")

@@ -71,6 +71,9 @@ def apply_lora(model: torch.nn.Module, factors: Mapping[str, torch.Tensor], *, s
     problems = ([f"keys not in the model {unknown[:6]}"] if unknown else []) + \
                ([f"wrong shapes {wrong[:6]}"] if wrong else []) + \
                ([f"missing factors {missing[:6]} ({len(missing)} in all)"] if missing else [])
+    broken = [k for k, v in factors.items() if not v.is_floating_point() or not bool(torch.isfinite(v).all())]
+    if broken:
+        problems.append(f"non-float, NaN or infinite values in {broken[:6]}")
     if problems:
         raise CheckpointError(f"{source}: does not fit the base model: " + "; ".join(problems))
     params = model.state_dict(keep_vars=True)
