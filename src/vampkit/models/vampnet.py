@@ -74,9 +74,6 @@ class VampNet(nn.Module):
                            ("vocab_size", vocab_size)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ParameterError(f"VampNet: {key} must be a positive integer, got {value!r}")
-        for key, value in (("n_heads", n_heads), ("n_layers", n_layers), ("n_codebooks", n_codebooks),
-                           ("latent_dim", latent_dim), ("embedding_dim", embedding_dim),
-                           ("vocab_size", vocab_size)):
             if value > MAX_KWARGS[key]:  # kwargs come from checkpoints and training recipes: untrusted
                 raise ParameterError(f"VampNet: {key} must be at most {MAX_KWARGS[key]}, got {value}")
         size = n_layers * 12 * embedding_dim**2 + 2 * n_codebooks * (vocab_size + 1) * embedding_dim
