@@ -90,7 +90,7 @@ def preview_recipe(recipe: Any, input_path: str | os.PathLike, out_path: str | o
     ``geometry`` is the codec's grid when the caller has it (the app's loaded models); else it
     comes from the recipe's weights. ``waveform`` draws the input above the grid. An existing
     ``out_path`` is replaced only with ``overwrite``, and never when it is the input itself."""
-    if os.path.exists(out_path) and os.path.samefile(out_path, input_path):
+    if os.path.exists(out_path) and os.path.exists(input_path) and os.path.samefile(out_path, input_path):
         raise OutputExistsError(f"refusing to write '{out_path}': it is the input")
     from .pipeline.engine import geometry_for
     from .pipeline.stages import Encode, Load, mask_context
