@@ -92,3 +92,19 @@ def test_the_grids_hold_the_paper_conditions():
             "token noise 0.25", "token noise 0.5", "token noise 0.75", "coarse2fine"} <= compression
     trims = {c.label: c.trim for c in load_experiment("musical").conditions}
     assert trims["inpainting 0.5 s context"] == 0.5 and trims["inpainting 1.0 s context"] == 1.0
+
+
+@pytest.mark.parametrize("name", ["a" * 5000, "no/such/dir/x.yaml", "bad\udcffname"])
+def test_an_impossible_experiment_name_is_one_short_error(name):
+    with pytest.raises(RecipeError, match="no such experiment file") as info:
+        load_experiment(name)
+    assert len(str(info.value)) < 400
+
+
+def test_a_folder_or_an_oversized_file_is_refused_cleanly(tmp_path):
+    with pytest.raises(RecipeError, match="cannot read the experiment"):
+        load_experiment(tmp_path)
+    huge = tmp_path / "huge.yaml"
+    huge.write_text("conditions:\n" + "  - {baseline: original}\n" * 20000)
+    with pytest.raises(RecipeError, match="longer than"):
+        load_experiment(huge)

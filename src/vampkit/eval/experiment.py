@@ -24,6 +24,8 @@ from ..errors import ParameterError, RecipeError, UnknownNameError, VampkitError
 from ..recipes.loader import (
     SourceMap,
     clip,
+    exists,
+    read_text,
     check_mapping,
     expect_type,
     relative_to_file,
@@ -126,24 +128,20 @@ class Experiment:
 def resolve_experiment_path(name_or_path: str | os.PathLike) -> FsPath:
     """An experiment file, or the name of a shipped one (``compression``)."""
     path = FsPath(name_or_path)
-    if path.exists():
+    if exists(path):
         return path
     shipped = SHIPPED_DIR / (path.name if path.suffix else f"{path.name}.yaml")
-    if len(path.parts) == 1 and shipped.exists():
+    if len(path.parts) == 1 and exists(shipped):
         return shipped
     known = sorted(p.stem for p in SHIPPED_DIR.glob("*.yaml")) if SHIPPED_DIR.is_dir() else []
-    raise RecipeError(f"{name_or_path}: no such experiment file"
+    raise RecipeError(f"{clip(show(str(name_or_path)), 120)}: no such experiment file"
                       + (f" (shipped experiments: {', '.join(known)})" if known else ""))
 
 
 def load_experiment(path: str | os.PathLike, overrides: Iterable[str] = ()) -> Experiment:
     """Load and validate an experiment file (``--set key=value`` overrides applied first)."""
     file = resolve_experiment_path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RecipeError(f"{file}: cannot read the experiment: {exc}") from exc
-    return loads_experiment(text, file=str(path) if FsPath(path).exists() else str(file),
+    return loads_experiment(read_text(file, "experiment"), file=str(path) if exists(path) else str(file),
                             overrides=overrides, default_name=file.stem)
 
 

@@ -774,10 +774,10 @@ def recipe_from_data(data: Any, src: SourceMap, *, default_name: str = "recipe")
 def resolve_recipe_path(name_or_path: str | os.PathLike) -> FsPath:
     """A recipe file path, or the name of a shipped recipe (``loop-variation``)."""
     path = FsPath(name_or_path)
-    if _exists(path):
+    if exists(path):
         return path
     shipped = SHIPPED_DIR / f"{path.name}.yaml" if path.suffix == "" else SHIPPED_DIR / path.name
-    if len(path.parts) == 1 and _exists(shipped):
+    if len(path.parts) == 1 and exists(shipped):
         return shipped
     known = shipped_recipes()
     hint = did_you_mean(path.stem, known) if len(path.parts) == 1 else ""
@@ -785,12 +785,22 @@ def resolve_recipe_path(name_or_path: str | os.PathLike) -> FsPath:
                       + (f" (shipped recipes: {', '.join(known)})" if known else ""))
 
 
-def _exists(path: FsPath) -> bool:
+def exists(path: str | os.PathLike) -> bool:
     """``path.exists()`` that answers False for names no file can have (NUL, too long)."""
     try:
-        return path.exists()
+        return FsPath(path).exists()
     except (OSError, ValueError):
         return False
+
+
+def read_text(file: str | os.PathLike, what: str = "recipe") -> str:
+    """The text of a recipe, experiment or training recipe file, read no further than the parser
+    accepts (a longer file is refused by the parser, unread); a clean RecipeError otherwise."""
+    try:
+        with open(file, encoding="utf-8") as stream:
+            return stream.read(MAX_RECIPE_CHARS + 1)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise RecipeError(clip(clean(f"{file}: cannot read the {what}: {exc}"))) from exc
 
 
 def shipped_recipes() -> list[str]:
@@ -810,12 +820,8 @@ def loads_recipe(text: str, *, file: str = "<recipe>", overrides: Iterable[str |
 def load_recipe(path: str | os.PathLike, overrides: Iterable[str | tuple[Path, Any]] = ()) -> Recipe:
     """Load and validate a recipe file (or a shipped recipe by name), with ``--set`` overrides."""
     file = resolve_recipe_path(path)
-    try:
-        with open(file, encoding="utf-8") as stream:
-            text = stream.read(MAX_RECIPE_CHARS + 1)  # longer is refused by the parser, unread
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RecipeError(clean(f"{file}: cannot read the recipe: {exc}")) from exc
-    return loads_recipe(text, file=str(path) if _exists(FsPath(path)) else str(file),
+    text = read_text(file, "recipe")
+    return loads_recipe(text, file=str(path) if exists(path) else str(file),
                         overrides=overrides, default_name=file.stem)
 
 

@@ -17,10 +17,10 @@ from typing import Any, Literal
 
 import attrs
 
-from ..errors import ParameterError, RecipeError
+from ..errors import ParameterError
 from ..params import param
 from ..paths import output_path
-from ..recipes.loader import SourceMap, section, apply_overrides, check_name, parse_yaml
+from ..recipes.loader import SourceMap, section, apply_overrides, check_name, parse_yaml, read_text
 from .masking import MaskMixture, build_mixture
 
 Path = tuple[Any, ...]
@@ -257,8 +257,5 @@ def load_train_recipe(path: str | os.PathLike,
                       overrides: Iterable[str | tuple[Path, Any]] = ()) -> TrainRecipe:
     """Load and validate a training recipe file, with ``--set`` overrides."""
     file = FsPath(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RecipeError(f"{file}: cannot read the training recipe: {exc}") from exc
-    return loads_train_recipe(text, file=str(file), overrides=overrides, default_name=file.stem)
+    return loads_train_recipe(read_text(file, "training recipe"), file=str(file), overrides=overrides,
+                              default_name=file.stem)
