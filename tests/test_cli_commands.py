@@ -76,7 +76,10 @@ def test_recipes_lists_local_recipe_files_and_the_error_of_a_broken_one(tmp_path
     (tmp_path / "mine.yaml").write_text("name: mine\ndescription: my own prompt\nmask: periodic\n")
     (tmp_path / "broken.yml").write_text("mask: {nope: 1}\n")
     (tmp_path / "compose.yaml").write_text("services: {web: {image: x}}\n")  # not a recipe: not listed
+    (tmp_path / "grid.yaml").write_text("name: grid\nconditions: [{baseline: original}]\n")  # an experiment
+    (tmp_path / "tune.yaml").write_text("name: tune\nmodel: {weights: vampnet}\ndata: t\n")  # a training recipe
     rows = {row["name"]: row for row in json.loads(invoke("recipes", "--json").output)}
+    assert "grid.yaml" not in rows and "tune.yaml" not in rows
     assert rows["mine.yaml"] == {"kind": "local", "name": "mine.yaml", "path": "mine.yaml",
                                  "description": "my own prompt", "error": None}
     assert rows["broken.yml"]["kind"] == "local" and "unknown mask generator 'nope'" in rows["broken.yml"]["error"]
@@ -170,6 +173,30 @@ def test_a_sweep_dry_run_prints_one_line_per_point(groove):
     for period in (7, 13, 16, 32):
         assert sum(f"period={period}]" in line for line in lines) == 2
     assert all(line.startswith(f"{groove} [v") and "bit/s" in line for line in lines)
+
+
+# -- validate: recipes, experiments, training recipes -----------------------------------------
+def test_validate_tells_experiments_and_training_recipes_by_their_keys(tmp_path):
+    experiment = tmp_path / "mine.yaml"
+    experiment.write_text("conditions:\n  - baseline: reconstructed\n  - label: p\n    mask: {periodic: {period: -2}}\n")
+    training = tmp_path / "tune.yaml"
+    training.write_text("model: {weights: vampnet}\ndata: tokens\nsteps: -3\n")
+    result = invoke("validate", experiment, training, "compression", "--json")
+    assert result.exit_code == 2
+    report = {Path(entry["recipe"]).name: entry for entry in json.loads(result.stdout)}
+    assert [report[k]["kind"] for k in ("mine.yaml", "tune.yaml", "compression")] == ["experiment", "train", "experiment"]
+    assert report["mine.yaml"]["errors"][0]["message"].startswith(f"{experiment}:4:")
+    assert "period" in report["mine.yaml"]["errors"][0]["message"]
+    assert report["tune.yaml"]["errors"][0]["message"].startswith(f"{training}:3:8: steps: must be >= 1")
+    assert report["compression"]["valid"] and len(report["compression"]["conditions"]) == 10
+
+
+def test_validate_kind_can_be_named(tmp_path):
+    training = tmp_path / "tune.yaml"
+    training.write_text("model: {weights: vampnet}\ndata: tokens\n")
+    assert invoke("validate", training).output.startswith(f"{training}: ok (training recipe tune:")
+    as_recipe = invoke("validate", training, "--kind", "recipe")
+    assert as_recipe.exit_code == 2 and "unknown key 'model'" in as_recipe.output
 
 
 # -- preview --------------------------------------------------------------------------------

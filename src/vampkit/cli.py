@@ -335,9 +335,13 @@ def _lora_option(values: tuple[str, ...]) -> dict[str, str] | None:
 @cli.command("validate")
 @click.argument("recipes", nargs=-1, required=True)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=_SET_HELP)
+@click.option("--kind", type=click.Choice(["auto", "recipe", "experiment", "train"]), default="auto",
+              show_default=True, help="What the files are: run recipes, experiment files (vampkit eval) or "
+                                      "training recipes (vampkit train); auto tells by their keys.")
 @click.option("--json", "as_json", is_flag=True, help="Output as JSON: one entry per recipe, with every error.")
-def validate_command(recipes: tuple[str, ...], overrides: tuple[str, ...], as_json: bool) -> None:
-    """Check recipe files without touching audio or models; errors give file:line:col.
+def validate_command(recipes: tuple[str, ...], overrides: tuple[str, ...], kind: str, as_json: bool) -> None:
+    """Check recipe, experiment or training recipe files without touching audio or models;
+    errors give file:line:col.
 
     Every problem of a file is reported, in line order. Exit code 0: all valid; 2: any invalid.
 
@@ -345,29 +349,52 @@ def validate_command(recipes: tuple[str, ...], overrides: tuple[str, ...], as_js
     Examples:
       vampkit validate recipes/*.yaml
       vampkit validate my.yaml --set sampling.temperature=0.8
+      vampkit validate experiments/compression.yaml recipes/train/lora-coarse.yaml
       vampkit validate my.yaml --json
     """
-    from .recipes import load_recipe
+    from .recipes.listing import file_kind
 
     report = []
     for name in recipes:
+        what = file_kind(name) if kind == "auto" else kind
         try:
-            recipe = load_recipe(name, overrides)
+            summary = _validated(what, name, overrides)
         except VampkitError as exc:
             errors = exc.each() if isinstance(exc, RecipeError) else (exc,)
-            report.append({"recipe": name, "valid": False, "errors": [_error_entry(e) for e in errors]})
+            report.append({"recipe": name, "kind": what, "valid": False, "errors": [_error_entry(e) for e in errors]})
             if not as_json:
                 for error in errors:
                     click.echo(f"Error: {error}", err=True)
             continue
-        report.append({"recipe": name, "valid": True, "name": recipe.name, "stages": list(recipe.stage_names()),
-                       "errors": []})
+        report.append({"recipe": name, "kind": what, "valid": True, **summary, "errors": []})
         if not as_json:
-            click.echo(f"{name}: ok ({recipe.name}: {' -> '.join(recipe.stage_names())})")
+            click.echo(f"{name}: ok ({summary['summary']})")
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=True))
     if not all(entry["valid"] for entry in report):
         sys.exit(2)
+
+
+def _validated(kind: str, name: str, overrides: tuple[str, ...]) -> dict:
+    """Load one file of ``kind``; what `validate` reports of it."""
+    if kind == "experiment":
+        from .eval import load_experiment
+
+        experiment = load_experiment(name, overrides)
+        return {"name": experiment.name, "conditions": [c.label for c in experiment.conditions],
+                "summary": f"experiment {experiment.name}: {len(experiment.conditions)} conditions"}
+    if kind == "train":
+        from .training import load_train_recipe
+
+        recipe = load_train_recipe(name, overrides)
+        return {"name": recipe.name, "masks": list(recipe.masks.labels),
+                "summary": f"training recipe {recipe.name}: {recipe.steps} steps, masks "
+                           f"{', '.join(recipe.masks.labels)}"}
+    from .recipes import load_recipe
+
+    recipe = load_recipe(name, overrides)
+    return {"name": recipe.name, "stages": list(recipe.stage_names()),
+            "summary": f"{recipe.name}: {' -> '.join(recipe.stage_names())}"}
 
 
 def _error_entry(error: Exception) -> dict:

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 from ..errors import RecipeError, VampkitError
-from .loader import SHIPPED_DIR, TOP_LEVEL_KEYS, load_recipe, parse_yaml, shipped_recipes
+from .loader import SHIPPED_DIR, TOP_LEVEL_KEYS, exists, load_recipe, parse_yaml, read_text, shipped_recipes
 
 RECIPE_SUFFIXES = (".yaml", ".yml")
 
@@ -28,14 +28,46 @@ class RecipeInfo:
         return attrs.asdict(self)
 
 
-def looks_like_recipe(path: Path) -> bool:
-    """True for a YAML file whose top level is a mapping with at least one recipe key; other
-    YAML files in a folder (CI configs, compose files) are not recipes and are not listed."""
+KINDS = ("recipe", "experiment", "train")
+
+
+def document_kind(data: Any) -> str | None:
+    """What a parsed YAML file is: an experiment (``conditions``), a training recipe (a
+    ``model`` to train), a recipe (any recipe key), or None (a CI config, a compose file)."""
+    if not isinstance(data, dict):
+        return None
+    if "conditions" in data:
+        return "experiment"
+    if "model" in data:
+        return "train"
+    return "recipe" if any(key in TOP_LEVEL_KEYS for key in data) else None
+
+
+def file_kind(name_or_path: str) -> str:
+    """The kind of a file given to `vampkit validate`: by its content, or by the shipped name
+    (a recipe unless only an experiment has that name). Unreadable: "recipe" (its loader says why)."""
+    if not exists(name_or_path):
+        from ..eval.experiment import SHIPPED_DIR as EXPERIMENTS
+
+        name = Path(name_or_path).name
+        shipped_experiment = len(Path(name_or_path).parts) == 1 and exists(EXPERIMENTS / f"{name}.yaml")
+        return "experiment" if shipped_experiment and name not in shipped_recipes() else "recipe"
     try:  # the loader's YAML road: alias bombs, deep nesting and bad tags are errors, not hangs
-        data, _ = parse_yaml(path.read_text(encoding="utf-8"), str(path))
-    except (OSError, UnicodeDecodeError, RecipeError):
+        data, _ = parse_yaml(read_text(name_or_path), str(name_or_path))
+    except RecipeError:
+        return "recipe"
+    return document_kind(data) or "recipe"
+
+
+def looks_like_recipe(path: Path) -> bool:
+    """True for a YAML file whose top level is a mapping with at least one recipe key (and not
+    an experiment or a training recipe); other YAML files in a folder (CI configs, compose
+    files) are not recipes and are not listed."""
+    try:
+        data, _ = parse_yaml(read_text(path), str(path))
+    except RecipeError:
         return path.suffix in RECIPE_SUFFIXES  # unreadable: list it, with the loader's error
-    return isinstance(data, dict) and any(key in TOP_LEVEL_KEYS for key in data)
+    return document_kind(data) == "recipe"
 
 
 def describe_recipe(kind: str, name: str, path: Path) -> RecipeInfo:
