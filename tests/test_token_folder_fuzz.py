@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from hypothesis import strategies as st
 from vampkit.training.tokens import CodecInfo, DatasetError, ExcerptSampler, TokenDataset, write_tokens
 
 INFO = CodecInfo("lac", 44100, 768, 4, 32, "0" * 64)
-FUZZ = settings(max_examples=150, deadline=None, derandomize=True,
+LONG = os.environ.get("HYPOTHESIS_PROFILE") == "fuzz-long"
+FUZZ = settings(max_examples=150 * (20 if LONG else 1), deadline=None, derandomize=not LONG,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
