@@ -172,3 +172,22 @@ def test_store_replaces_a_file_atomically(tmp_path):
     cache.store("k", {"v": 2})
     assert cache.load("k") == {"v": 2}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["k.json"]
+
+
+def test_an_unusable_cache_folder_is_said_once_and_the_analysis_still_runs(tmp_path, monkeypatch):
+    (tmp_path / "a-file").write_text("not a folder")
+    monkeypatch.setenv("VAMPKIT_CACHE", str(tmp_path / "a-file" / "cache"))
+    with pytest.warns(UserWarning, match=r"cache folder .* cannot be created .* set VAMPKIT_CACHE") as caught:
+        beats = beats_of(noise())
+    assert len(beats.times) > 0 and len(CALLS) == 1
+    assert len(caught) == 1
+
+
+def test_weights_with_an_unusable_cache_folder_are_one_clean_error(tmp_path, monkeypatch):
+    from vampkit.errors import CacheError
+    from vampkit.weights import resolve_weights
+
+    (tmp_path / "a-file").write_text("not a folder")
+    monkeypatch.setenv("VAMPKIT_CACHE", str(tmp_path / "a-file" / "cache"))
+    with pytest.raises(CacheError, match=r"cache folder '.*a-file/cache/.*' cannot be created"):
+        resolve_weights("vampnet")

@@ -12,8 +12,14 @@ CACHE_ENV = "VAMPKIT_CACHE"
 
 def cache_dir(*parts: str) -> Path:
     """``$VAMPKIT_CACHE`` (or the platform's user cache dir for vampkit) joined with ``parts``,
-    created if missing."""
+    created if missing (a ``CacheError`` naming the folder when it cannot be)."""
     root = Path(os.environ.get(CACHE_ENV) or platformdirs.user_cache_dir("vampkit"))
     path = root.joinpath(*parts)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        from .errors import CacheError
+
+        raise CacheError(f"the vampkit cache folder '{path}' cannot be created ({exc.strerror or exc}); "
+                         f"set {CACHE_ENV} to a writable folder") from exc
     return path

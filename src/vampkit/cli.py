@@ -665,6 +665,11 @@ def _finish_interrupts() -> None:
         _interrupted()
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], *_args: object, **_kwargs: object) -> str:
+    """Warnings on the command line: one line each, as errors are (no source line)."""
+    return f"Warning: {_one_line(str(message))}\n"
+
+
 def main(args: list[str] | None = None) -> None:
     """The console entry point: exit codes 0 ok, 1 some input failed, 2 usage or recipe error,
     130 interrupted; never a traceback (``VAMPKIT_DEBUG=1`` shows one for an unexpected error)."""
@@ -675,6 +680,7 @@ def main(args: list[str] | None = None) -> None:
         # descript-audio-codec's layers use torch's legacy weight_norm on purpose (its checkpoint key
         # names); torch's deprecation notice about it says nothing a vampkit user can act on
         warnings.filterwarnings("ignore", message=r".*weight_norm.*deprecated", category=FutureWarning)
+        warnings.formatwarning = _one_line_warning
         try:
             code = cli.main(args=args, prog_name="vampkit", standalone_mode=False)
         except click.exceptions.Abort as exc:

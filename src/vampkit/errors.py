@@ -69,6 +69,10 @@ class WeightsUnavailableError(VampkitError):
     """Weights are neither cached nor reachable (offline, missing file, bad checksum)."""
 
 
+class CacheError(VampkitError):
+    """vampkit's cache folder ($VAMPKIT_CACHE) cannot be created or written."""
+
+
 class AudioError(VampkitError):
     """An audio file is missing, unreadable, empty, silent or unusable."""
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..atomic import write_text
 from ..cache import cache_dir
+from ..errors import CacheError
 from ..paths import output_path
 
 #: bump when the meaning of cached results changes (invalidates older files)
@@ -60,8 +61,13 @@ class AnalysisCache:
         return output_path(root, f"{key}.json", key="analysis cache key")
 
     def load(self, key: str) -> Any | None:
-        """The cached result for ``key``, or None when absent or unreadable."""
-        path = self.path(key)
+        """The cached result for ``key``, or None when absent or unreadable (or the cache folder
+        is unusable: the analysis then runs without it)."""
+        try:
+            path = self.path(key)
+        except CacheError as exc:
+            warnings.warn(f"{exc}: analyses are computed without the cache", stacklevel=3)
+            return None
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -94,6 +100,8 @@ class AnalysisCache:
         result = compute()
         try:
             self.store(key, encode(result))
+        except CacheError:  # said once, by load
+            pass
         except OSError as exc:  # a read-only or full cache must not break the analysis
-            warnings.warn(f"could not write analysis cache file {self.path(key)}: {exc}", stacklevel=2)
+            warnings.warn(f"could not write analysis cache file for {key}: {exc}", stacklevel=2)
         return result
