@@ -125,3 +125,9 @@ def test_impossible_sample_rate(tmp_path):
     soundfile.write(tmp_path / "slow.wav", np.zeros((100, 1), dtype=np.float32), 100)
     with pytest.raises(AudioError, match=r"slow\.wav': sample rate 100 Hz is impossible"):
         load_audio(tmp_path / "slow.wav")
+
+
+def test_a_name_no_file_can_have_is_one_short_audio_error():
+    with pytest.raises(AudioError, match=r"not a usable path \(File name too long\)") as info:
+        load_audio("a" * 5000)
+    assert len(str(info.value)) < 250

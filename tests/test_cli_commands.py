@@ -166,6 +166,17 @@ def test_run_json_lists_failures_and_exits_1(groove, tmp_path):
                                                                "error": f"{missing}: no such file"}]
 
 
+def test_an_empty_or_impossible_input_path_fails_alone_and_never_means_this_folder(groove, tmp_path, monkeypatch):
+    monkeypatch.chdir(groove.parent)  # a folder with audio in it: "" must not run it
+    result = invoke("run", "compress", "-i", "", "-i", "a" * 5000, "-i", groove, "--dry-run", "--json")
+    assert result.exit_code == 1
+    summary = json.loads(result.stdout)
+    assert [i["input"] for i in summary["inputs"] if i.get("status") != "failed"] == [str(groove)]
+    assert summary["failures"][0] == {"input": "''", "error": "an empty input path"}
+    assert summary["failures"][1]["error"] == "not a usable path (File name too long)"
+    assert len(summary["failures"][1]["input"]) < 200
+
+
 def test_a_sweep_dry_run_prints_one_line_per_point(groove):
     result = invoke("run", "sweep", "-i", groove, "--dry-run", "-n", "2")
     lines = result.stdout.strip().splitlines()

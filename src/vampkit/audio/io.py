@@ -14,6 +14,7 @@ import torch
 
 from ..atomic import atomic_path
 from ..errors import AudioError, OutputExistsError
+from ..paths import show
 from .resample import check_sample_rate
 
 
@@ -46,7 +47,12 @@ class Audio:
 def load_audio(path: str | Path) -> Audio:
     """Read a WAV/FLAC/OGG (MP3 where libsndfile reads it) file as float32 ``[channels, n]``."""
     path = Path(path)
-    if not path.exists():
+    try:
+        exists = path.exists()
+    except (OSError, ValueError) as exc:  # a name no file can have (too long, NUL)
+        raise AudioError(f"audio file {show(str(path)[:120])}: not a usable path "
+                         f"({getattr(exc, 'strerror', None) or exc})") from None
+    if not exists:
         raise AudioError(f"audio file '{path}' does not exist")
     if not path.is_file():
         raise AudioError(f"audio file '{path}' is not a regular file")

@@ -21,6 +21,8 @@ from ..audio import (
 )
 from ..audio.loudness import MIN_LOUDNESS_DB
 from ..errors import AudioError, RecipeError
+from ..paths import show
+from ..recipes.loader import clip
 from ..pipeline.runner import AUDIO_EXTENSIONS, Failure, expand_inputs
 from .experiment import DataSpec
 
@@ -45,9 +47,13 @@ def audio_files(data: str | os.PathLike, spec: DataSpec) -> tuple[list[Path], li
     """Audio files of the data set: ``spec.files`` (a glob) inside the folder ``data``, or
     ``data`` itself when it is a file or a glob."""
     root = Path(data)
-    pattern = str(root / spec.files) if root.is_dir() else str(data)
-    recursive = root.is_dir() and "**" in spec.files
-    if root.is_dir() and spec.files == "*":
+    try:
+        is_dir = root.is_dir()
+    except (OSError, ValueError):  # a name no folder can have: expand_inputs says so
+        is_dir = False
+    pattern = str(root / spec.files) if is_dir else str(data)
+    recursive = is_dir and "**" in spec.files
+    if is_dir and spec.files == "*":
         pattern = str(root)
     files, failures = expand_inputs([pattern])
     files = [f for f in files if f.suffix.lower() in AUDIO_EXTENSIONS]
@@ -62,7 +68,7 @@ def choose_excerpts(data: str | os.PathLike, spec: DataSpec, limit: int | None =
     seeded starts each; too-short or unreadable files are skipped and returned as failures."""
     files, failures = audio_files(data, spec)
     if not files:
-        raise RecipeError(f"--data {data}: no audio files found"
+        raise RecipeError(f"--data {clip(show(str(data)), 120)}: no audio files found"
                           + (f" ({failures[0].error})" if failures else ""))
     generator = torch.Generator().manual_seed(spec.seed)
     order = torch.randperm(len(files), generator=generator).tolist()

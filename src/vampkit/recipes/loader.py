@@ -781,7 +781,7 @@ def resolve_recipe_path(name_or_path: str | os.PathLike) -> FsPath:
         return shipped
     known = shipped_recipes()
     hint = did_you_mean(path.stem, known) if len(path.parts) == 1 else ""
-    raise RecipeError(clean(f"{name_or_path}: no such recipe file{hint}")
+    raise RecipeError(clean(f"{clip(str(name_or_path), 120)}: no such recipe file{hint}")
                       + (f" (shipped recipes: {', '.join(known)})" if known else ""))
 
 
