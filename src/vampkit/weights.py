@@ -63,6 +63,14 @@ def preset(spec: str) -> ModelBundle:
     return bundles.get(spec)
 
 
+def _is_file(path: Path) -> bool:
+    """``path.is_file()`` that answers False for names no file can have (too long, NUL)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def resolve_weights(spec: str, *, offline: bool | None = None) -> WeightPaths:
     """Local paths for ``spec`` (bundle name or local paths), downloading what is not cached.
 
@@ -110,11 +118,16 @@ def _local_weights(spec: str) -> WeightPaths | None:
         if coarse is None or codec is None:
             raise WeightsUnavailableError(f"weights '{spec}': the coarse and codec paths are required")
         for label, path in (("coarse", coarse), ("c2f", c2f), ("codec", codec)):
-            if path is not None and not path.is_file():
-                raise WeightsUnavailableError(f"weights: {label} file not found: {path}")
+            if path is not None and not _is_file(path):
+                raise WeightsUnavailableError(f"weights: {label} file {str(path)[:200]} does not exist or "
+                                              f"is not a regular file")
         return WeightPaths(coarse, c2f, codec)
     path = Path(spec).expanduser()
-    if path.is_dir():
+    try:
+        is_dir = path.is_dir()
+    except (OSError, ValueError):  # a name no folder can have (too long): not a preset either
+        raise WeightsUnavailableError(f"weights '{spec[:120]}...': not a usable path") from None
+    if is_dir:
         files = {name: path / f"{name}.pth" for name in ("coarse", "c2f", "codec")}
         missing = [str(files[n]) for n in ("coarse", "codec") if not files[n].is_file()]
         if missing:
