@@ -104,3 +104,20 @@ def test_vampkit_does_not_import_gradio():
     code = "import vampkit, vampkit.cli, vampkit.app, sys; print('gradio' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_taken_port_is_one_clear_error_and_leaves_no_temporary_folder(tiny_weights_option, tmp_path, monkeypatch):
+    import socket
+    import tempfile
+
+    from vampkit.app import serve
+    from vampkit.errors import AppError
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the app's temporary folder lands here
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(AppError, match=rf"cannot serve on 127\.0\.0\.1:{port}: .*choose another --port"):
+            serve(tiny_weights_option, device="cpu", host="127.0.0.1", port=port, block=False, quiet=True)
+    assert not list(tmp_path.glob("vampkit-app-*"))

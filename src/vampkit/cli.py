@@ -608,7 +608,7 @@ def train_command(recipe: str, out_dir: str | None, resume: bool, overrides: tup
 @click.option("--weights", help="A weights preset (vampnet) or COARSE,C2F,CODEC checkpoint paths.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, mps.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; others than loopback are public.")
-@click.option("--port", type=int, help="Port (default: the first free one from 7860).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: the first free one from 7860).")
 @click.option("--share", is_flag=True, help="Also make a public gradio.live link (needs network).")
 @click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True,
               help="Requests taken from the queue at once (generations still take the shared models in turn).")

@@ -69,6 +69,10 @@ class WeightsUnavailableError(VampkitError):
     """Weights are neither cached nor reachable (offline, missing file, bad checksum)."""
 
 
+class AppError(VampkitError):
+    """The web app cannot start (its port is taken, its address cannot be bound)."""
+
+
 class CacheError(VampkitError):
     """vampkit's cache folder ($VAMPKIT_CACHE) cannot be created or written."""
 

@@ -132,9 +132,16 @@ def serve(weights: str | Mapping[str, str] | None = None, *, device: str = "auto
     blocks = None
     try:
         blocks = build(weights, device=device, temp_dir=temp, max_seconds=max_seconds, concurrency=concurrency)
-        blocks.launch(server_name=host, server_port=port, share=share, prevent_thread_lock=True, quiet=quiet,
-                      inbrowser=False, allowed_paths=[str(temp)], footer_links=["gradio"], ssr_mode=False,
-                      mcp_server=False, css=CSS)
+        try:
+            blocks.launch(server_name=host, server_port=port, share=share, prevent_thread_lock=True, quiet=quiet,
+                          inbrowser=False, allowed_paths=[str(temp)], footer_links=["gradio"], ssr_mode=False,
+                          mcp_server=False, css=CSS)
+        except OSError as exc:  # port taken, address not on this machine
+            from ..errors import AppError
+
+            reason = str(exc).split(". ")[0]
+            raise AppError(f"cannot serve on {host}:{port if port else '7860 or above'}: {reason} "
+                           f"(choose another --port or --host)") from exc
         server = Server(blocks, blocks.local_url, temp, previous)
         if block:
             try:
