@@ -28,9 +28,6 @@ class RecipeInfo:
         return attrs.asdict(self)
 
 
-KINDS = ("recipe", "experiment", "train")
-
-
 def document_kind(data: Any) -> str | None:
     """What a parsed YAML file is: an experiment (``conditions``), a training recipe (a
     ``model`` to train), a recipe (any recipe key), or None (a CI config, a compose file)."""
