@@ -26,6 +26,20 @@ def show(text: str) -> str:
     return f"'{text}'" if text.isprintable() else ascii(text)
 
 
+def lookup_problem(path: str | os.PathLike) -> str | None:
+    """Why ``path`` cannot even be looked up (a name too long, a NUL byte, no permission), else
+    None. ``os.path.exists`` answers False for those; this says why a missing file is missing."""
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def name_problem(name: object) -> str | None:
     """Why ``name`` cannot be a relative file name inside a folder, or None when it can."""
     if not isinstance(name, str):

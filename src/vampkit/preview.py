@@ -55,21 +55,15 @@ def draw_mask(mask: Mask, path: str | os.PathLike, *, frame_rate: float, codeboo
     path = Path(path)
     path = output_path(path.parent, path.name, key="preview file")  # the one output-path policy
     try:
-        _check_replaceable(path, overwrite)
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path, overwrite=overwrite) as temp:
             fig.savefig(temp, format="png")
-    except FileExistsError:  # appeared while drawing
-        _check_replaceable(path, overwrite)
-        raise
+    except FileExistsError:  # overwrite=False and the file is there: nothing was replaced
+        raise OutputExistsError(
+            f"refusing to write '{path}': the file exists (use --overwrite to replace it)") from None
     finally:
         plt.close(fig)
     return path
-
-
-def _check_replaceable(path: Path, overwrite: bool) -> None:
-    if not overwrite and os.path.lexists(path):
-        raise OutputExistsError(f"refusing to write '{path}': the file exists (use --overwrite to replace it)")
 
 
 def beat_times(ctx: Any, force: bool | None) -> list[float] | None:

@@ -23,6 +23,7 @@ from .bundles import VAMPNET, ModelBundle
 from .cache import cache_dir
 from .errors import WeightsUnavailableError
 from .hashing import sha256_file
+from .paths import lookup_problem
 
 HF_SUBDIR = "hf"
 
@@ -61,14 +62,6 @@ PRESETS: Mapping[str, ModelBundle] = _Presets()
 def preset(spec: str) -> ModelBundle:
     """The bundle for ``spec``: a registered name or ``"<bundle>:<fine-tuned name>"``."""
     return bundles.get(spec)
-
-
-def _is_file(path: Path) -> bool:
-    """``path.is_file()`` that answers False for names no file can have (too long, NUL)."""
-    try:
-        return path.is_file()
-    except (OSError, ValueError):
-        return False
 
 
 def resolve_weights(spec: str, *, offline: bool | None = None) -> WeightPaths:
@@ -118,16 +111,15 @@ def _local_weights(spec: str) -> WeightPaths | None:
         if coarse is None or codec is None:
             raise WeightsUnavailableError(f"weights '{spec}': the coarse and codec paths are required")
         for label, path in (("coarse", coarse), ("c2f", c2f), ("codec", codec)):
-            if path is not None and not _is_file(path):
+            if path is not None and not os.path.isfile(path):
                 raise WeightsUnavailableError(f"weights: {label} file {str(path)[:200]} does not exist or "
                                               f"is not a regular file")
         return WeightPaths(coarse, c2f, codec)
     path = Path(spec).expanduser()
-    try:
-        is_dir = path.is_dir()
-    except (OSError, ValueError):  # a name no folder can have (too long): not a preset either
-        raise WeightsUnavailableError(f"weights '{spec[:120]}...': not a usable path") from None
-    if is_dir:
+    problem = lookup_problem(path)
+    if problem:  # a name no folder can have (too long): not a preset either
+        raise WeightsUnavailableError(f"weights '{spec[:120]}...': not a usable path ({problem})")
+    if path.is_dir():
         files = {name: path / f"{name}.pth" for name in ("coarse", "c2f", "codec")}
         missing = [str(files[n]) for n in ("coarse", "codec") if not files[n].is_file()]
         if missing:

@@ -14,7 +14,7 @@ import torch
 
 from ..atomic import atomic_path
 from ..errors import AudioError, OutputExistsError
-from ..paths import show
+from ..paths import lookup_problem, show
 from .resample import check_sample_rate
 
 
@@ -47,12 +47,10 @@ class Audio:
 def load_audio(path: str | Path) -> Audio:
     """Read a WAV/FLAC/OGG (MP3 where libsndfile reads it) file as float32 ``[channels, n]``."""
     path = Path(path)
-    try:
-        exists = path.exists()
-    except (OSError, ValueError) as exc:  # a name no file can have (too long, NUL)
-        raise AudioError(f"audio file {show(str(path)[:120])}: not a usable path "
-                         f"({getattr(exc, 'strerror', None) or exc})") from None
-    if not exists:
+    if not os.path.exists(path):
+        problem = lookup_problem(path)  # a name no file can have (too long, NUL)
+        if problem:
+            raise AudioError(f"audio file {show(str(path)[:120])}: not a usable path ({problem})")
         raise AudioError(f"audio file '{path}' does not exist")
     if not path.is_file():
         raise AudioError(f"audio file '{path}' is not a regular file")

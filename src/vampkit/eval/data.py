@@ -47,10 +47,7 @@ def audio_files(data: str | os.PathLike, spec: DataSpec) -> tuple[list[Path], li
     """Audio files of the data set: ``spec.files`` (a glob) inside the folder ``data``, or
     ``data`` itself when it is a file or a glob."""
     root = Path(data)
-    try:
-        is_dir = root.is_dir()
-    except (OSError, ValueError):  # a name no folder can have: expand_inputs says so
-        is_dir = False
+    is_dir = os.path.isdir(root)  # False for a name no folder can have: expand_inputs says why
     pattern = str(root / spec.files) if is_dir else str(data)
     recursive = is_dir and "**" in spec.files
     if is_dir and spec.files == "*":

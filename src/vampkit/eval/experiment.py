@@ -24,7 +24,6 @@ from ..errors import ParameterError, RecipeError, UnknownNameError, VampkitError
 from ..recipes.loader import (
     SourceMap,
     clip,
-    exists,
     read_text,
     check_mapping,
     expect_type,
@@ -128,10 +127,10 @@ class Experiment:
 def resolve_experiment_path(name_or_path: str | os.PathLike) -> FsPath:
     """An experiment file, or the name of a shipped one (``compression``)."""
     path = FsPath(name_or_path)
-    if exists(path):
+    if os.path.exists(path):
         return path
     shipped = SHIPPED_DIR / (path.name if path.suffix else f"{path.name}.yaml")
-    if len(path.parts) == 1 and exists(shipped):
+    if len(path.parts) == 1 and os.path.exists(shipped):
         return shipped
     known = sorted(p.stem for p in SHIPPED_DIR.glob("*.yaml")) if SHIPPED_DIR.is_dir() else []
     raise RecipeError(f"{clip(show(str(name_or_path)), 120)}: no such experiment file"
@@ -141,7 +140,7 @@ def resolve_experiment_path(name_or_path: str | os.PathLike) -> FsPath:
 def load_experiment(path: str | os.PathLike, overrides: Iterable[str] = ()) -> Experiment:
     """Load and validate an experiment file (``--set key=value`` overrides applied first)."""
     file = resolve_experiment_path(path)
-    return loads_experiment(read_text(file, "experiment"), file=str(path) if exists(path) else str(file),
+    return loads_experiment(read_text(file, "experiment"), file=str(path) if os.path.exists(path) else str(file),
                             overrides=overrides, default_name=file.stem)
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..atomic import atomic_path
-from ..checkpoint import load_weights_only
+from ..checkpoint import all_finite, load_weights_only
 from ..errors import CheckpointError
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def apply_lora(model: torch.nn.Module, factors: Mapping[str, torch.Tensor], *, s
     problems = ([f"keys not in the model {unknown[:6]}"] if unknown else []) + \
                ([f"wrong shapes {wrong[:6]}"] if wrong else []) + \
                ([f"missing factors {missing[:6]} ({len(missing)} in all)"] if missing else [])
-    broken = [k for k, v in factors.items() if not v.is_floating_point() or not bool(torch.isfinite(v).all())]
+    broken = [k for k, v in factors.items() if not v.is_floating_point() or not all_finite(v)]
     if broken:
         problems.append(f"non-float, NaN or infinite values in {broken[:6]}")
     if problems:

@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 from ..errors import RecipeError, VampkitError
-from ..paths import output_path, show
+from ..paths import lookup_problem, output_path, show
 from ..recipes.loader import load_recipe, override
 from ..recipes.schema import Recipe
 from .engine import Engine, VampNetEngine, checkpoint_paths, geometry_for, resolve_weights
@@ -70,17 +70,16 @@ def expand_inputs(patterns: Iterable[str | os.PathLike]) -> tuple[list[Path], li
         if not text.strip():  # an unset shell variable, say: never "the current folder"
             failures.append(Failure(repr(text), "an empty input path"))
             continue
-        try:
-            is_dir, exists = path.is_dir(), path.exists()
-        except (OSError, ValueError) as exc:  # a name no file can have (too long, NUL)
-            shown = show(text[:120] + ("..." if len(text) > 120 else ""))
-            failures.append(Failure(shown, f"not a usable path ({getattr(exc, 'strerror', None) or exc})"))
+        problem = lookup_problem(text)
+        if problem:  # a name no file can have (too long, NUL)
+            failures.append(Failure(show(text[:120] + ("..." if len(text) > 120 else "")),
+                                    f"not a usable path ({problem})"))
             continue
-        if is_dir:
+        if path.is_dir():
             found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
             if not found:
                 failures.append(Failure(text, f"no audio files in folder {text}"))
-        elif exists:
+        elif path.exists():
             found = [path]
         elif glob.has_magic(text):
             found = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import attrs
 from ..errors import RecipeError, VampkitError
-from .loader import SHIPPED_DIR, TOP_LEVEL_KEYS, exists, load_recipe, parse_yaml, read_text, shipped_recipes
+from .loader import SHIPPED_DIR, TOP_LEVEL_KEYS, load_recipe, parse_yaml, read_text, shipped_recipes
 
 RECIPE_SUFFIXES = (".yaml", ".yml")
 
@@ -43,11 +44,11 @@ def document_kind(data: Any) -> str | None:
 def file_kind(name_or_path: str) -> str:
     """The kind of a file given to `vampkit validate`: by its content, or by the shipped name
     (a recipe unless only an experiment has that name). Unreadable: "recipe" (its loader says why)."""
-    if not exists(name_or_path):
+    if not os.path.exists(name_or_path):
         from ..eval.experiment import SHIPPED_DIR as EXPERIMENTS
 
         name = Path(name_or_path).name
-        shipped_experiment = len(Path(name_or_path).parts) == 1 and exists(EXPERIMENTS / f"{name}.yaml")
+        shipped_experiment = len(Path(name_or_path).parts) == 1 and os.path.exists(EXPERIMENTS / f"{name}.yaml")
         return "experiment" if shipped_experiment and name not in shipped_recipes() else "recipe"
     try:  # the loader's YAML road: alias bombs, deep nesting and bad tags are errors, not hangs
         data, _ = parse_yaml(read_text(name_or_path), str(name_or_path))

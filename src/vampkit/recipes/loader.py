@@ -774,23 +774,15 @@ def recipe_from_data(data: Any, src: SourceMap, *, default_name: str = "recipe")
 def resolve_recipe_path(name_or_path: str | os.PathLike) -> FsPath:
     """A recipe file path, or the name of a shipped recipe (``loop-variation``)."""
     path = FsPath(name_or_path)
-    if exists(path):
+    if os.path.exists(path):
         return path
     shipped = SHIPPED_DIR / f"{path.name}.yaml" if path.suffix == "" else SHIPPED_DIR / path.name
-    if len(path.parts) == 1 and exists(shipped):
+    if len(path.parts) == 1 and os.path.exists(shipped):
         return shipped
     known = shipped_recipes()
     hint = did_you_mean(path.stem, known) if len(path.parts) == 1 else ""
     raise RecipeError(clean(f"{clip(str(name_or_path), 120)}: no such recipe file{hint}")
                       + (f" (shipped recipes: {', '.join(known)})" if known else ""))
-
-
-def exists(path: str | os.PathLike) -> bool:
-    """``path.exists()`` that answers False for names no file can have (NUL, too long)."""
-    try:
-        return FsPath(path).exists()
-    except (OSError, ValueError):
-        return False
 
 
 def read_text(file: str | os.PathLike, what: str = "recipe") -> str:
@@ -821,7 +813,7 @@ def load_recipe(path: str | os.PathLike, overrides: Iterable[str | tuple[Path, A
     """Load and validate a recipe file (or a shipped recipe by name), with ``--set`` overrides."""
     file = resolve_recipe_path(path)
     text = read_text(file, "recipe")
-    return loads_recipe(text, file=str(path) if exists(path) else str(file),
+    return loads_recipe(text, file=str(path) if os.path.exists(path) else str(file),
                         overrides=overrides, default_name=file.stem)
 
 
